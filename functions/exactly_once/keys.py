@@ -1,0 +1,85 @@
+"""Idempotency keys and payload hashes: what identifies a message and what it says.
+
+The key comes from the producer (a field of the body, found by a JMESPath expression) and
+is hashed under an explicit prefix. SQS's ``messageId`` is never used: a producer's retry
+and a DLQ redrive both get a new one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import jmespath
+from jmespath.parser import ParsedResult
+
+from .errors import ConfigurationError, InvalidMessage
+
+MAX_KEY_BYTES = 1024
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def decode_body(body: str) -> dict[str, Any]:
+    """The message body as a JSON object, or InvalidMessage saying why it is not one."""
+    try:
+        decoded = json.loads(body, parse_constant=_reject_constant)
+    except RecursionError:
+        raise InvalidMessage("body is nested too deeply") from None
+    except ValueError as exc:
+        raise InvalidMessage(f"body is not JSON: {exc}") from None
+    if not isinstance(decoded, dict):
+        raise InvalidMessage(f"body is JSON but not an object (got {type(decoded).__name__})")
+    return decoded
+
+
+def payload_hash(document: dict[str, Any]) -> str:
+    """A hash of the body's content, independent of key order and white space."""
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class KeySpec:
+    """Where the key is in a body and the prefix its hash is stored under."""
+
+    prefix: str
+    path: str
+
+    def __post_init__(self) -> None:
+        if not self.prefix or "#" in self.prefix:
+            raise ConfigurationError(
+                "key prefix must be a non-empty string without '#': set IDEMPOTENCY_KEY_PREFIX "
+                "to a stable name such as 'ledger-v1' (changing it later changes every key)"
+            )
+        try:
+            object.__setattr__(self, "_compiled", jmespath.compile(self.path))
+        except jmespath.exceptions.ParseError as exc:
+            raise ConfigurationError(f"key path {self.path!r} is not JMESPath: {exc}") from exc
+
+    def raw_key(self, document: dict[str, Any]) -> str:
+        """The producer's key as sent, or InvalidMessage when it is missing or unusable."""
+        compiled: ParsedResult = object.__getattribute__(self, "_compiled")
+        value = compiled.search(document)
+        if value is None:
+            raise InvalidMessage(f"idempotency key missing: nothing at {self.path!r}")
+        if not isinstance(value, str):
+            raise InvalidMessage(
+                f"idempotency key at {self.path!r} must be a string (got {type(value).__name__})"
+            )
+        if not value.strip():
+            raise InvalidMessage(f"idempotency key at {self.path!r} is empty")
+        if len(value.encode("utf-8")) > MAX_KEY_BYTES:
+            raise InvalidMessage(f"idempotency key at {self.path!r} exceeds {MAX_KEY_BYTES} bytes")
+        return value
+
+    def record_id(self, raw_key: str) -> str:
+        """The stored record's id: the prefix in clear, then the key's SHA-256."""
+        return f"{self.prefix}#{hashlib.sha256(raw_key.encode('utf-8')).hexdigest()}"
+
+    def record_id_of(self, document: dict[str, Any]) -> str:
+        return self.record_id(self.raw_key(document))

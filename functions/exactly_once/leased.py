@@ -1,0 +1,157 @@
+"""Leased mode: for effects outside DynamoDB, which no transaction can include.
+
+Per message: take a lease (a conditional put of an INPROGRESS record naming this
+invocation as owner), apply the effect, then complete the record. Completing and releasing
+are conditional on still being the owner (fencing), so an invocation whose lease ran out
+can never overwrite or delete its successor's record. The record id is handed to the
+effect as the idempotency key for the external system: if a crash strikes between the
+effect and the completion, the next attempt (``attempt`` > 1 in the record) repeats the
+call with the same key, and a system that honours keys applies it once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Generic, Protocol, TypeVar
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .clock import Clock
+from .config import ExactlyOnceConfig
+from .errors import LeaseLost
+from .messages import Candidate, Decision, admit, is_fifo
+from .outcomes import Outcome
+from .protocol import Verdict, classify, expiration_for, is_expired, lease_expiry_for, now_millis
+from .records import IdempotencyRecord, RecordStatus
+from .store import IdempotencyStore
+
+M = TypeVar("M")
+
+_AWS_ERRORS = (ClientError, BotoCoreError)
+
+
+class LeasedEffect(Protocol[M]):
+    """A consumer's business logic, for effects that live outside DynamoDB."""
+
+    def parse(self, document: dict[str, Any]) -> M:
+        """The message in a decoded body, or InvalidMessage naming the field at fault."""
+        ...
+
+    def apply(self, message: M, idempotency_key: str, attempt: int) -> None:
+        """Apply the effect; pass ``idempotency_key`` on where the target system takes one."""
+        ...
+
+
+class LeasedConsumer(Generic[M]):
+    """Decides a batch one message at a time under leases."""
+
+    def __init__(
+        self,
+        *,
+        config: ExactlyOnceConfig,
+        client: Any,
+        effect: LeasedEffect[M],
+        clock: Clock,
+        owner_prefix: str = "",
+    ) -> None:
+        self._config = config
+        self._store = IdempotencyStore(client, config.table_name)
+        self._effect = effect
+        self._clock = clock
+        self._owner_prefix = owner_prefix
+
+    def decide(
+        self,
+        records: Sequence[Mapping[str, Any]],
+        remaining_millis: Callable[[], int | None] = lambda: None,
+    ) -> dict[str, Decision]:
+        fifo = is_fifo(records)
+        failed_groups: set[str] = set()
+        decisions: dict[str, Decision] = {}
+        for record in records:
+            admitted = admit(record, self._config.key, self._effect.parse)
+            if isinstance(admitted, Decision):
+                decisions[record["messageId"]] = admitted
+                continue
+            if fifo and admitted.group_id in failed_groups:
+                decisions[admitted.message_id] = Decision(
+                    Outcome.FAILED,
+                    admitted.record_id,
+                    "an earlier message of its FIFO group is retried first",
+                )
+                continue
+            decision = self._process(admitted, remaining_millis())
+            decisions[admitted.message_id] = decision
+            if decision.outcome.is_item_failure and admitted.group_id is not None:
+                failed_groups.add(admitted.group_id)
+        return decisions
+
+    def _process(self, candidate: Candidate[M], remaining: int | None) -> Decision:
+        now = self._clock.now()
+        owner = f"{self._owner_prefix}{uuid.uuid4()}"
+        lease = IdempotencyRecord(
+            id=candidate.record_id,
+            status=RecordStatus.INPROGRESS,
+            payload_hash=candidate.payload_hash,
+            expiration=expiration_for(now, self._config.retention_seconds),
+            updated_at_ms=now_millis(now),
+            message_id=candidate.message_id,
+            lease_owner=owner,
+            lease_expiry_ms=lease_expiry_for(now, self._config.max_lease_seconds, remaining),
+        )
+        try:
+            claim = self._store.acquire(lease, now)
+        except _AWS_ERRORS as exc:
+            return Decision(Outcome.FAILED, candidate.record_id, f"could not take the lease: {exc}")
+        if not claim.won:
+            return self._refused(candidate, claim.existing, now)
+
+        attempt = 1
+        previous = claim.existing
+        if previous and previous.status is RecordStatus.INPROGRESS and not is_expired(previous, now):
+            # We took over a lease that ran out: an earlier attempt may have applied the effect.
+            attempt = previous.attempt + 1
+            try:
+                self._store.note_takeover(candidate.record_id, owner, attempt, previous.lease_owner)
+            except LeaseLost as exc:
+                return Decision(Outcome.IN_PROGRESS, candidate.record_id, str(exc))
+            except _AWS_ERRORS as exc:
+                return Decision(Outcome.FAILED, candidate.record_id, f"takeover not noted: {exc}")
+
+        try:
+            self._effect.apply(candidate.message, candidate.record_id, attempt)
+        except Exception as exc:  # noqa: BLE001 - any effect failure means "retry later"
+            self._release_quietly(candidate.record_id, owner)
+            return Decision(Outcome.FAILED, candidate.record_id, f"effect raised {exc!r}")
+
+        try:
+            self._store.complete(candidate.record_id, owner, self._clock.now())
+        except LeaseLost as exc:
+            # Our lease ran out and another invocation owns the key now; its record stands.
+            return Decision(Outcome.FAILED, candidate.record_id, f"{exc}; effect applied")
+        except _AWS_ERRORS as exc:
+            return Decision(Outcome.FAILED, candidate.record_id, f"effect applied, not recorded: {exc}")
+        return Decision(Outcome.PROCESSED, candidate.record_id)
+
+    def _refused(
+        self, candidate: Candidate[M], existing: IdempotencyRecord | None, now: float
+    ) -> Decision:
+        verdict = classify(existing, candidate.payload_hash, now)
+        if existing is None or verdict is Verdict.CLAIMABLE:
+            return Decision(Outcome.IN_PROGRESS, candidate.record_id, "key changed hands; retry")
+        if verdict is Verdict.DUPLICATE:
+            why = f"already processed as message {existing.message_id}"
+            return Decision(Outcome.DUPLICATE, candidate.record_id, why)
+        if verdict is Verdict.CONFLICT:
+            why = f"key already used by message {existing.message_id} with a different payload"
+            return Decision(Outcome.CONFLICT, candidate.record_id, why)
+        why = f"key leased by {existing.lease_owner} until {existing.lease_expiry_ms} ms"
+        return Decision(Outcome.IN_PROGRESS, candidate.record_id, why)
+
+    def _release_quietly(self, record_id: str, owner: str) -> None:
+        """Free the key for a retry; if that fails the lease simply runs out."""
+        try:
+            self._store.release(record_id, owner)
+        except (LeaseLost, *_AWS_ERRORS):
+            pass

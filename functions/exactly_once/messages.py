@@ -1,0 +1,64 @@
+"""SQS records as the protocol sees them: a key, a payload hash, a parsed message, or a reason."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from .errors import InvalidMessage
+from .keys import KeySpec, decode_body, payload_hash
+from .outcomes import Outcome
+
+M = TypeVar("M")
+
+# What a consumer's parser does with a decoded body: return its message or raise InvalidMessage.
+Parser = Callable[[dict[str, Any]], M]
+
+
+@dataclass(frozen=True)
+class Candidate(Generic[M]):
+    """A valid message, ready for the protocol."""
+
+    message_id: str
+    record_id: str
+    payload_hash: str
+    message: M
+    group_id: str | None
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The outcome reached for one SQS message, and why."""
+
+    outcome: Outcome
+    record_id: str | None = None
+    reason: str = ""
+
+
+def group_id_of(record: Mapping[str, Any]) -> str | None:
+    return record.get("attributes", {}).get("MessageGroupId")
+
+
+def is_fifo(records: Sequence[Mapping[str, Any]]) -> bool:
+    return bool(records) and str(records[0].get("eventSourceARN", "")).endswith(".fifo")
+
+
+def admit(
+    record: Mapping[str, Any], key: KeySpec, parse: Parser[M]
+) -> Candidate[M] | Decision:
+    """Turn an SQS record into a Candidate, or into an INVALID Decision naming the reason."""
+    record_id: str | None = None
+    try:
+        document = decode_body(str(record.get("body", "")))
+        record_id = key.record_id_of(document)
+        message = parse(document)
+    except InvalidMessage as exc:
+        return Decision(Outcome.INVALID, record_id=record_id, reason=exc.reason)
+    return Candidate(
+        message_id=record["messageId"],
+        record_id=record_id,
+        payload_hash=payload_hash(document),
+        message=message,
+        group_id=group_id_of(record),
+    )

@@ -1,0 +1,1 @@
+"""The reference consumer: a ledger that applies each transaction exactly once."""

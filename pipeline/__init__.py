@@ -1,0 +1,1 @@
+"""What a person runs on their machine: the local cloud, workloads and reports."""
