@@ -1,0 +1,79 @@
+"""Faults injected from outside the consumer: around its clients, never inside its code."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class Crash(BaseException):
+    """The process dies here (BaseException: no `except Exception` in the consumer stops it)."""
+
+
+@dataclass
+class Steps:
+    """Counts the calls the consumer makes to its collaborators and crashes at a chosen boundary.
+
+    Boundary n means "after n calls have completed, before call n+1 starts".
+    """
+
+    crash_at: int | None = None
+    calls: list[str] = field(default_factory=list)
+
+    def before(self, name: str) -> None:
+        if self.crash_at is not None and len(self.calls) == self.crash_at:
+            raise Crash(f"crash before call {len(self.calls) + 1} ({name})")
+
+    def after(self, name: str) -> None:
+        self.calls.append(name)
+
+    def around(self, name: str, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        self.before(name)
+        result = call(*args, **kwargs)
+        self.after(name)
+        return result
+
+
+class SteppedClient:
+    """A boto3 client whose every API call is a step of ``steps``."""
+
+    def __init__(self, client: Any, steps: Steps, lock: threading.Lock | None = None) -> None:
+        self._client = client
+        self._steps = steps
+        self._lock = lock
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._client, name)
+        if name.startswith("_") or not callable(attribute) or name in ("get_paginator", "meta"):
+            return attribute
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if self._lock is None:
+                return self._steps.around(name, attribute, *args, **kwargs)
+            with self._lock:
+                return self._steps.around(name, attribute, *args, **kwargs)
+
+        return call
+
+
+class SerializedClient:
+    """Makes each request atomic, as AWS is and in-process moto is not (see FACTS.md)."""
+
+    def __init__(self, client: Any, lock: threading.Lock, before: Callable[[str], None]) -> None:
+        self._client = client
+        self._lock = lock
+        self._before = before
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._client, name)
+        if name.startswith("_") or not callable(attribute):
+            return attribute
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            self._before(name)
+            with self._lock:
+                return attribute(*args, **kwargs)
+
+        return call
