@@ -54,9 +54,9 @@ def lambda_record(
     }
     if group_id is not None:
         attributes["MessageGroupId"] = group_id
-        attributes["MessageDeduplicationId"] = deduplication_id or hashlib.sha256(
-            body.encode()
-        ).hexdigest()
+        attributes["MessageDeduplicationId"] = (
+            deduplication_id or hashlib.sha256(body.encode()).hexdigest()
+        )
         attributes["SequenceNumber"] = sequence_number or str(now_ms * 1000)
     record: dict[str, Any] = {
         "messageId": message_id or str(uuid.uuid4()),
@@ -85,7 +85,9 @@ def from_received(message: Mapping[str, Any], queue_arn: str) -> dict[str, Any]:
         message_id=message["MessageId"],
         receipt_handle=message["ReceiptHandle"],
         receive_count=int(attributes.get("ApproximateReceiveCount", "1")),
-        sent_timestamp_ms=int(attributes["SentTimestamp"]) if "SentTimestamp" in attributes else None,
+        sent_timestamp_ms=int(attributes["SentTimestamp"])
+        if "SentTimestamp" in attributes
+        else None,
         first_receive_timestamp_ms=(
             int(attributes["ApproximateFirstReceiveTimestamp"])
             if "ApproximateFirstReceiveTimestamp" in attributes

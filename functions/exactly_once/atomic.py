@@ -254,6 +254,4 @@ class AtomicConsumer(Generic[M]):
         verdict = classify(existing, follower.payload_hash, now)
         if verdict is Verdict.CLAIMABLE:
             return Decision(Outcome.FAILED, follower.record_id, "key state changed; retry later")
-        return Decision(
-            _VERDICT_OUTCOME[verdict], follower.record_id, _explain(verdict, existing)
-        )
+        return Decision(_VERDICT_OUTCOME[verdict], follower.record_id, _explain(verdict, existing))

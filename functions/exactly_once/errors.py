@@ -25,4 +25,3 @@ class RetryLater(ExactlyOnceError):
 
 class LeaseLost(ExactlyOnceError):
     """Another invocation took over this record's lease: this one may not complete or release it."""
-

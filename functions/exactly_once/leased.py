@@ -109,7 +109,11 @@ class LeasedConsumer(Generic[M]):
 
         attempt = 1
         previous = claim.existing
-        if previous and previous.status is RecordStatus.INPROGRESS and not is_expired(previous, now):
+        if (
+            previous
+            and previous.status is RecordStatus.INPROGRESS
+            and not is_expired(previous, now)
+        ):
             # We took over a lease that ran out: an earlier attempt may have applied the effect.
             attempt = previous.attempt + 1
             try:
@@ -131,7 +135,9 @@ class LeasedConsumer(Generic[M]):
             # Our lease ran out and another invocation owns the key now; its record stands.
             return Decision(Outcome.FAILED, candidate.record_id, f"{exc}; effect applied")
         except _AWS_ERRORS as exc:
-            return Decision(Outcome.FAILED, candidate.record_id, f"effect applied, not recorded: {exc}")
+            return Decision(
+                Outcome.FAILED, candidate.record_id, f"effect applied, not recorded: {exc}"
+            )
         return Decision(Outcome.PROCESSED, candidate.record_id)
 
     def _refused(

@@ -37,16 +37,15 @@ class Decision:
 
 
 def group_id_of(record: Mapping[str, Any]) -> str | None:
-    return record.get("attributes", {}).get("MessageGroupId")
+    group_id = record.get("attributes", {}).get("MessageGroupId")
+    return str(group_id) if group_id is not None else None
 
 
 def is_fifo(records: Sequence[Mapping[str, Any]]) -> bool:
     return bool(records) and str(records[0].get("eventSourceARN", "")).endswith(".fifo")
 
 
-def admit(
-    record: Mapping[str, Any], key: KeySpec, parse: Parser[M]
-) -> Candidate[M] | Decision:
+def admit(record: Mapping[str, Any], key: KeySpec, parse: Parser[M]) -> Candidate[M] | Decision:
     """Turn an SQS record into a Candidate, or into an INVALID Decision naming the reason."""
     record_id: str | None = None
     try:

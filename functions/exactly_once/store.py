@@ -48,7 +48,7 @@ def _names(*placeholders: str) -> dict[str, str]:
 
 
 def is_condition_failure(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+    return bool(exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
 
 
 @dataclass(frozen=True)

@@ -35,5 +35,7 @@ class Telemetry:
             )
         # Every outcome every time, zeros included, so dashboards show continuous series.
         for outcome in Outcome:
-            self._metrics.add_metric(name=outcome.value, unit=MetricUnit.Count, value=counts[outcome])
+            self._metrics.add_metric(
+                name=outcome.value, unit=MetricUnit.Count, value=counts[outcome]
+            )
         return counts

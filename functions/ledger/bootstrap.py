@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
+
 from exactly_once import (
     AtomicConsumer,
     Clock,

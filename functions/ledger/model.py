@@ -6,8 +6,9 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from exactly_once import InvalidMessage
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from exactly_once import InvalidMessage
 
 from .currencies import ISO_4217
 
@@ -30,9 +31,7 @@ class LedgerTransaction(BaseModel):
     @classmethod
     def _plain_decimal(cls, value: str) -> str:
         if not _AMOUNT.fullmatch(value):
-            raise ValueError(
-                "must be a decimal string with at most 2 places, like '10.50' or '-3'"
-            )
+            raise ValueError("must be a decimal string with at most 2 places, like '10.50' or '-3'")
         cents = cls._cents_of(value)
         if cents == 0:
             raise ValueError("must not be zero")

@@ -4,9 +4,9 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from exactly_once import ManualClock
 from moto import mock_aws
 
+from exactly_once import ManualClock
 from tests.support.aws import LedgerResources, create_ledger_resources, fake_credentials
 from tests.support.ledger import LedgerHarness, build_harness
 

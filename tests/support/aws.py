@@ -108,9 +108,9 @@ def create_ledger_resources(fifo: bool = False) -> LedgerResources:
         QueueName=f"ledger-dlq-{suffix}{ending}",
         Attributes={"MessageRetentionPeriod": str(14 * 24 * 3600), **fifo_attributes},
     )["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
     queue_url = sqs.create_queue(
         QueueName=f"ledger-{suffix}{ending}",
         Attributes={

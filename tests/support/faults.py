@@ -31,9 +31,15 @@ class Steps:
 
     def around(self, name: str, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         self.before(name)
-        result = call(*args, **kwargs)
-        self.after(name)
-        return result
+        try:
+            return call(*args, **kwargs)
+        finally:
+            self.after(name)  # a call that raised an AWS error still happened
+
+    def lost_ack(self) -> None:
+        """The invocation finished without crashing: at the last boundary, its response is lost."""
+        if self.crash_at is not None and self.crash_at != len(self.calls):
+            raise AssertionError(f"no call {self.crash_at + 1} to crash before: {self.calls}")
 
 
 class SteppedClient:

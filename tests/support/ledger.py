@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
+
 from exactly_once import ExactlyOnceBatchHandler, ManualClock
 from ledger.bootstrap import build_handler
-
 from pipeline.events import lambda_record, sqs_event
 from tests.support.aws import LedgerResources
 from tests.support.lambda_context import FakeLambdaContext
@@ -47,7 +47,9 @@ class LedgerHarness:
     timeout_seconds: float = 30.0
     responses: list[dict[str, Any]] = field(default_factory=list)
 
-    def records(self, *messages: dict[str, Any] | str, group_id: str | None = None) -> list[dict[str, Any]]:
+    def records(
+        self, *messages: dict[str, Any] | str, group_id: str | None = None
+    ) -> list[dict[str, Any]]:
         return [
             lambda_record(body=body_of(m), queue_arn=self.resources.queue_arn, group_id=group_id)
             for m in messages

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from exactly_once.errors import ConfigurationError, InvalidMessage
 from exactly_once.keys import KeySpec, decode_body, payload_hash
 

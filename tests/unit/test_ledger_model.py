@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from exactly_once.errors import InvalidMessage
 from ledger.effects import LedgerAtomicEffect
 from ledger.model import MAX_CENTS, parse_transaction
