@@ -20,7 +20,7 @@ from exactly_once import (
 from pipeline.events import sqs_event
 from tests.support.aws import LedgerResources
 from tests.support.faults import Crash, SteppedClient, Steps
-from tests.support.lambda_context import FakeLambdaContext
+from pipeline.lambda_context import FakeLambdaContext
 from tests.support.ledger import LedgerHarness, build_harness, transaction
 from tests.support.payments import FakePaymentProvider, PaymentEffect
 

@@ -14,7 +14,7 @@ import pytest
 
 from pipeline.events import lambda_record, sqs_event
 from tests.support.aws import LedgerResources
-from tests.support.lambda_context import FakeLambdaContext
+from pipeline.lambda_context import FakeLambdaContext
 from tests.support.ledger import failed_ids, transaction
 
 

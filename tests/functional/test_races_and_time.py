@@ -26,7 +26,7 @@ from exactly_once.protocol import expiration_for, lease_expiry_for, now_millis
 from pipeline.events import sqs_event
 from tests.support.aws import LedgerResources
 from tests.support.faults import SerializedClient
-from tests.support.lambda_context import FakeLambdaContext
+from pipeline.lambda_context import FakeLambdaContext
 from tests.support.ledger import build_harness, failed_ids, transaction
 from tests.support.payments import FakePaymentProvider, PaymentEffect
 

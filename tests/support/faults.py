@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pipeline.serialized import SerializedClient
+
+__all__ = ["Crash", "SerializedClient", "SteppedClient", "Steps"]
+
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -60,26 +64,5 @@ class SteppedClient:
                 return self._steps.around(name, attribute, *args, **kwargs)
             with self._lock:
                 return self._steps.around(name, attribute, *args, **kwargs)
-
-        return call
-
-
-class SerializedClient:
-    """Makes each request atomic, as AWS is and in-process moto is not (see FACTS.md)."""
-
-    def __init__(self, client: Any, lock: threading.Lock, before: Callable[[str], None]) -> None:
-        self._client = client
-        self._lock = lock
-        self._before = before
-
-    def __getattr__(self, name: str) -> Any:
-        attribute = getattr(self._client, name)
-        if name.startswith("_") or not callable(attribute):
-            return attribute
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            self._before(name)
-            with self._lock:
-                return attribute(*args, **kwargs)
 
         return call

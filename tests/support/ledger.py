@@ -13,8 +13,8 @@ from aws_lambda_powertools import Logger, Metrics
 from exactly_once import ExactlyOnceBatchHandler, ManualClock
 from ledger.bootstrap import build_handler
 from pipeline.events import lambda_record, sqs_event
+from pipeline.lambda_context import FakeLambdaContext
 from tests.support.aws import LedgerResources
-from tests.support.lambda_context import FakeLambdaContext
 
 
 def transaction(

@@ -1,4 +1,4 @@
-"""A Lambda context whose remaining time follows a clock, as the real one does."""
+"""A Lambda context for local invocations, its remaining time following a clock."""
 
 from __future__ import annotations
 
