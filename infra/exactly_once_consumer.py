@@ -1,0 +1,525 @@
+"""``ExactlyOnceConsumer``: one SQS-triggered Lambda consumer with its idempotency table.
+
+The construct owns everything whose settings decide whether the exactly-once guarantee
+holds (queue retentions, visibility timeout, function timeout, record retention) and
+refuses, at synth time, any combination under which a redelivered message could outlive
+its idempotency record (ARCHITECTURE.md, "Invariants the CDK construct enforces").
+
+One message's redelivery window (the longest a copy can still reach the consumer)::
+
+    enqueued          source retention ends       DLQ retention ends (+ redrive)
+    |--- source queue ---------|--- dead-letter queue ---------|-- margin --|
+    |--- idempotency record must still be live until here ----------------->|
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+# The Powertools v3 public layer (account 017000801446). Check the version number
+# against the Powertools docs before a real deploy: a wrong one fails the deploy.
+POWERTOOLS_LAYER_ACCOUNT = "017000801446"
+DEFAULT_POWERTOOLS_LAYER_VERSION = 27
+
+# The outcomes the consumer counts, one metric each (functions/exactly_once/outcomes.py).
+OUTCOME_METRICS = ("processed", "duplicate", "in_progress", "conflict", "invalid", "failed")
+
+# Fixed by the runtime's record layout (functions/exactly_once/records.py).
+IDEMPOTENCY_PARTITION_KEY = "id"
+IDEMPOTENCY_TTL_ATTRIBUTE = "expiration"
+
+VISIBILITY_TIMEOUT_FACTOR = 6  # AWS guidance for SQS event sources
+MAX_QUEUE_RETENTION_SECONDS = 14 * 24 * 3600
+MAX_FIFO_BATCH_SIZE = 10
+
+# Environment variables the construct sets; callers may not override them.
+RESERVED_ENVIRONMENT = frozenset(
+    {
+        "IDEMPOTENCY_TABLE_NAME",
+        "DEAD_LETTER_QUEUE_URL",
+        "IDEMPOTENCY_KEY_PREFIX",
+        "IDEMPOTENCY_KEY_PATH",
+        "IDEMPOTENCY_RETENTION_SECONDS",
+        "LEASE_MAX_SECONDS",
+        "EXACTLY_ONCE_MODE",
+        "POWERTOOLS_SERVICE_NAME",
+        "POWERTOOLS_METRICS_NAMESPACE",
+    }
+)
+
+
+class ExactlyOnceMode(enum.Enum):
+    """How the consumer makes its effect exactly-once (``EXACTLY_ONCE_MODE``)."""
+
+    ATOMIC = "atomic"  # effect and record in one DynamoDB transaction
+    LEASED = "leased"  # lease, effect, then complete (effects outside DynamoDB)
+
+
+class GuaranteeViolation(ValueError):
+    """A configuration under which a message could be processed twice or lost."""
+
+
+def powertools_layer_arn(
+    *, region: str, runtime: lambda_.Runtime, architecture: lambda_.Architecture, version: int
+) -> str:
+    """The public Powertools v3 layer matching ``runtime`` and ``architecture``."""
+    python_tag = runtime.name.replace(".", "")  # python3.14 -> python314
+    arch_tag = "arm64" if architecture.name == lambda_.Architecture.ARM_64.name else "x86_64"
+    return (
+        f"arn:aws:lambda:{region}:{POWERTOOLS_LAYER_ACCOUNT}:layer:"
+        f"AWSLambdaPowertoolsPythonV3-{python_tag}-{arch_tag}:{version}"
+    )
+
+
+def _human(seconds: float) -> str:
+    if seconds >= 86400 and seconds % 3600 == 0:
+        return f"{seconds / 86400:g} days ({seconds:g} s)"
+    return f"{seconds:g} s"
+
+
+@dataclass(frozen=True)
+class RedeliveryTimings:
+    """The consumer's time settings, in seconds, checked against the guarantee."""
+
+    source_retention: float
+    dead_letter_retention: float
+    redelivery_margin: float
+    idempotency_retention: float
+    function_timeout: float
+    visibility_timeout: float
+    lease_max: float
+
+    @property
+    def redelivery_window(self) -> float:
+        """The latest a copy of a message can reach the consumer after it was first sent."""
+        return self.source_retention + self.dead_letter_retention + self.redelivery_margin
+
+    def violations(self) -> list[str]:
+        """What breaks the guarantee, each naming the value to change; empty when none."""
+        found: list[str] = []
+        if self.idempotency_retention < self.redelivery_window:
+            found.append(
+                f"idempotency_retention is {_human(self.idempotency_retention)}, shorter than "
+                f"the redelivery window source_retention + dead_letter_retention + "
+                f"redelivery_margin = {_human(self.redelivery_window)}: raise "
+                f"idempotency_retention to at least {self.redelivery_window:g} s, or shorten "
+                "the queue retentions (a late redrive would be processed twice)"
+            )
+        minimum_visibility = VISIBILITY_TIMEOUT_FACTOR * self.function_timeout
+        if self.visibility_timeout < minimum_visibility:
+            found.append(
+                f"visibility_timeout is {_human(self.visibility_timeout)}, under "
+                f"{VISIBILITY_TIMEOUT_FACTOR} x function_timeout = {_human(minimum_visibility)}: "
+                f"raise visibility_timeout to at least {minimum_visibility:g} s or lower "
+                "function_timeout (a message still in flight would be delivered again)"
+            )
+        if self.dead_letter_retention <= self.source_retention:
+            found.append(
+                f"dead_letter_retention is {_human(self.dead_letter_retention)}, not longer than "
+                f"source_retention ({_human(self.source_retention)}): raise "
+                "dead_letter_retention or lower source_retention (a standard DLQ keeps the "
+                "original enqueue time, so a dead letter could expire on arrival)"
+            )
+        if self.dead_letter_retention > MAX_QUEUE_RETENTION_SECONDS:
+            found.append(
+                f"dead_letter_retention is {_human(self.dead_letter_retention)}, over SQS's "
+                f"maximum of {_human(MAX_QUEUE_RETENTION_SECONDS)}: lower dead_letter_retention"
+            )
+        if self.lease_max > self.function_timeout:
+            found.append(
+                f"lease_max is {_human(self.lease_max)}, longer than function_timeout "
+                f"({_human(self.function_timeout)}): lower lease_max (a lease must end when "
+                "the invocation that holds it can no longer complete it)"
+            )
+        return found
+
+
+class ExactlyOnceConsumer(Construct):
+    """A source queue, its DLQ, an idempotency table and the consumer function, wired.
+
+    Attributes: ``queue``, ``dead_letter_queue``, ``idempotency_table``, ``role``,
+    ``log_group``, ``function``, ``event_source_mapping``, ``alarms`` (by name:
+    ``dead_letters``, ``oldest_message_age``, ``function_errors``), ``dashboard``,
+    ``timings`` (the checked time settings).
+
+    The function may touch only its own queues and table; grant it the effect's
+    resources yourself (for example ``table.grant(consumer.role, "dynamodb:UpdateItem")``).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        code: lambda_.Code,
+        handler: str,
+        service_name: str,
+        key_prefix: str,
+        key_path: str,
+        mode: ExactlyOnceMode = ExactlyOnceMode.ATOMIC,
+        fifo: bool = False,
+        dead_letter_fifo: bool | None = None,
+        source_retention: Duration | None = None,
+        dead_letter_retention: Duration | None = None,
+        redelivery_margin: Duration | None = None,
+        idempotency_retention: Duration | None = None,
+        function_timeout: Duration | None = None,
+        visibility_timeout: Duration | None = None,
+        lease_max: Duration | None = None,
+        memory_size: int = 512,
+        architecture: lambda_.Architecture | None = None,
+        powertools_layer_version: int = DEFAULT_POWERTOOLS_LAYER_VERSION,
+        max_receive_count: int = 5,
+        batch_size: int = 10,
+        max_batching_window: Duration | None = None,
+        max_concurrency: int = 5,
+        metrics_namespace: str = "ExactlyOnce",
+        environment: Mapping[str, str] | None = None,
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+        oldest_message_age_threshold: Duration | None = None,
+        removal_policy: RemovalPolicy = RemovalPolicy.DESTROY,
+        deletion_protection: bool = False,
+    ) -> None:
+        """Create the consumer; raise ``GuaranteeViolation`` for unsafe settings.
+
+        :param code: the function's asset (the whole ``functions/`` directory for the ledger).
+        :param handler: the entry point, e.g. ``ledger.handler.lambda_handler``.
+        :param service_name: ``POWERTOOLS_SERVICE_NAME``, the ``service`` metric dimension.
+        :param key_prefix: ``IDEMPOTENCY_KEY_PREFIX``; explicit so a refactoring never changes
+            keys. Change it only to start a new key space on purpose.
+        :param key_path: ``IDEMPOTENCY_KEY_PATH``, a JMESPath into the message body.
+        :param mode: ``EXACTLY_ONCE_MODE``. Default atomic.
+        :param fifo: the source queue is FIFO. Default standard.
+        :param dead_letter_fifo: the DLQ is FIFO. Default: the same type as the source
+            (SQS and the guarantee require it; any other value is refused).
+        :param source_retention: the source queue's retention. Default 4 days.
+        :param dead_letter_retention: the DLQ's retention, longer than the source's.
+            Default 14 days (SQS's maximum).
+        :param redelivery_margin: slack added to the redelivery window for redrives and
+            clock skew. Default 1 day.
+        :param idempotency_retention: how long a record protects its key
+            (``IDEMPOTENCY_RETENTION_SECONDS``). Default: the redelivery window
+            (source + DLQ retention + margin, 19 days with the defaults).
+        :param function_timeout: default 30 seconds.
+        :param visibility_timeout: the source queue's visibility timeout.
+            Default 6 x function timeout (180 seconds with the defaults).
+        :param lease_max: ``LEASE_MAX_SECONDS``, at most the function timeout.
+            Default: the function timeout.
+        :param memory_size: MB. Default 512.
+        :param architecture: default ARM_64.
+        :param powertools_layer_version: the public layer's version number (check it
+            before a real deploy). Default ``DEFAULT_POWERTOOLS_LAYER_VERSION``.
+        :param max_receive_count: receives before SQS moves a message to the DLQ. Default 5.
+        :param batch_size: messages per invocation. Default 10 (at most 10 for FIFO).
+        :param max_batching_window: default 1 second for standard queues; FIFO queues
+            take none.
+        :param max_concurrency: the event source mapping's maximum concurrency (2-1000).
+            Default 5.
+        :param metrics_namespace: ``POWERTOOLS_METRICS_NAMESPACE``. Default "ExactlyOnce".
+        :param environment: more variables for the function (e.g. the effect's table);
+            may not override the construct's own.
+        :param log_retention: the function's log group retention. Default one month.
+        :param oldest_message_age_threshold: alarm when the oldest message is older.
+            Default: visibility timeout x max receive count (the longest a message
+            legitimately stays before the DLQ takes it).
+        :param removal_policy: for the tables, queues and log group. Default DESTROY;
+            pass RETAIN for production data.
+        :param deletion_protection: on the idempotency table. Default False.
+        """
+        super().__init__(scope, construct_id)
+        architecture = architecture or lambda_.Architecture.ARM_64
+        function_timeout = function_timeout or Duration.seconds(30)
+        source_retention = source_retention or Duration.days(4)
+        dead_letter_retention = dead_letter_retention or Duration.days(14)
+        redelivery_margin = redelivery_margin or Duration.days(1)
+        visibility_timeout = visibility_timeout or Duration.seconds(
+            VISIBILITY_TIMEOUT_FACTOR * function_timeout.to_seconds()
+        )
+        lease_max = lease_max or function_timeout
+        if idempotency_retention is None:
+            idempotency_retention = Duration.seconds(
+                source_retention.to_seconds()
+                + dead_letter_retention.to_seconds()
+                + redelivery_margin.to_seconds()
+            )
+        self.timings = RedeliveryTimings(
+            source_retention=source_retention.to_seconds(),
+            dead_letter_retention=dead_letter_retention.to_seconds(),
+            redelivery_margin=redelivery_margin.to_seconds(),
+            idempotency_retention=idempotency_retention.to_seconds(),
+            function_timeout=function_timeout.to_seconds(),
+            visibility_timeout=visibility_timeout.to_seconds(),
+            lease_max=lease_max.to_seconds(),
+        )
+        problems = self.timings.violations()
+        dead_letter_fifo = fifo if dead_letter_fifo is None else dead_letter_fifo
+        if fifo and not dead_letter_fifo:
+            problems.append(
+                "a FIFO source queue needs a FIFO DLQ: set dead_letter_fifo=True (or leave it "
+                "unset); a standard DLQ loses the message group and its order"
+            )
+        elif dead_letter_fifo and not fifo:
+            problems.append(
+                "a standard source queue needs a standard DLQ: set dead_letter_fifo=False "
+                "(or leave it unset)"
+            )
+        if fifo and max_batching_window is not None:
+            problems.append(
+                "max_batching_window is set on a FIFO source: remove it (SQS FIFO event "
+                "sources take no batching window)"
+            )
+        if fifo and batch_size > MAX_FIFO_BATCH_SIZE:
+            problems.append(f"batch_size is {batch_size}, over FIFO's maximum of 10: lower it")
+        if not 2 <= max_concurrency <= 1000:
+            problems.append(f"max_concurrency is {max_concurrency}: set it between 2 and 1000")
+        if max_receive_count < 1:
+            problems.append(f"max_receive_count is {max_receive_count}: set it to 1 or more")
+        overridden = sorted(RESERVED_ENVIRONMENT & set(environment or {}))
+        if overridden:
+            problems.append(
+                f"environment overrides {', '.join(overridden)}: pass these as the "
+                "construct's own props instead"
+            )
+        if problems:
+            raise GuaranteeViolation(
+                f"{self.node.path}: refused, the exactly-once guarantee would not hold:\n- "
+                + "\n- ".join(problems)
+            )
+
+        self.mode = mode
+        self.service_name = service_name
+        self.metrics_namespace = metrics_namespace
+
+        # --- queues -----------------------------------------------------------------
+        self.dead_letter_queue = sqs.Queue(
+            self,
+            "DeadLetterQueue",
+            fifo=dead_letter_fifo or None,
+            retention_period=dead_letter_retention,
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            removal_policy=removal_policy,
+        )
+        self.queue = sqs.Queue(
+            self,
+            "Queue",
+            fifo=fifo or None,
+            retention_period=source_retention,
+            visibility_timeout=visibility_timeout,
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            dead_letter_queue=sqs.DeadLetterQueue(
+                queue=self.dead_letter_queue, max_receive_count=max_receive_count
+            ),
+            removal_policy=removal_policy,
+        )
+
+        # --- idempotency table ------------------------------------------------------
+        self.idempotency_table = dynamodb.Table(
+            self,
+            "IdempotencyTable",
+            partition_key=dynamodb.Attribute(
+                name=IDEMPOTENCY_PARTITION_KEY, type=dynamodb.AttributeType.STRING
+            ),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            # Garbage collection only: expiry is checked in the condition expressions.
+            time_to_live_attribute=IDEMPOTENCY_TTL_ATTRIBUTE,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            removal_policy=removal_policy,
+            deletion_protection=deletion_protection,
+        )
+
+        # --- function -----------------------------------------------------------------
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"{service_name} consumer: its own queues, table and log group only",
+        )
+        self.log_group = logs.LogGroup(
+            self, "LogGroup", retention=log_retention, removal_policy=removal_policy
+        )
+        self.log_group.grant_write(self.role)
+        runtime = lambda_.Runtime.PYTHON_3_14
+        layer = lambda_.LayerVersion.from_layer_version_arn(
+            self,
+            "PowertoolsLayer",
+            powertools_layer_arn(
+                region=Stack.of(self).region,
+                runtime=runtime,
+                architecture=architecture,
+                version=powertools_layer_version,
+            ),
+        )
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            code=code,
+            handler=handler,
+            runtime=runtime,
+            architecture=architecture,
+            layers=[layer],
+            role=self.role,
+            log_group=self.log_group,
+            timeout=function_timeout,
+            memory_size=memory_size,
+            description=f"{service_name}: exactly-once consumer of its SQS queue ({mode.value})",
+            environment={
+                **dict(environment or {}),
+                "IDEMPOTENCY_TABLE_NAME": self.idempotency_table.table_name,
+                "DEAD_LETTER_QUEUE_URL": self.dead_letter_queue.queue_url,
+                "IDEMPOTENCY_KEY_PREFIX": key_prefix,
+                "IDEMPOTENCY_KEY_PATH": key_path,
+                "IDEMPOTENCY_RETENTION_SECONDS": str(int(self.timings.idempotency_retention)),
+                "LEASE_MAX_SECONDS": str(int(self.timings.lease_max)),
+                "EXACTLY_ONCE_MODE": mode.value,
+                "POWERTOOLS_SERVICE_NAME": service_name,
+                "POWERTOOLS_METRICS_NAMESPACE": metrics_namespace,
+            },
+        )
+
+        # --- least privilege: exactly the calls the runtime makes -----------------------
+        # TransactWriteItems is authorized per item: Put needs PutItem, Update UpdateItem.
+        self.idempotency_table.grant(
+            self.role,
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+        )
+        # Conflicts and invalid messages are moved by hand (SendMessageBatch).
+        self.dead_letter_queue.grant(self.role, "sqs:SendMessage")
+        # What the event source mapping's poller does on the function's behalf.
+        self.queue.grant(
+            self.role,
+            "sqs:ReceiveMessage",
+            "sqs:DeleteMessage",
+            "sqs:ChangeMessageVisibility",
+            "sqs:GetQueueAttributes",
+        )
+
+        # --- event source mapping --------------------------------------------------------
+        if not fifo and max_batching_window is None:
+            max_batching_window = Duration.seconds(1)
+        self.event_source_mapping = lambda_.EventSourceMapping(
+            self,
+            "EventSourceMapping",
+            target=self.function,
+            event_source_arn=self.queue.queue_arn,
+            batch_size=batch_size,
+            max_batching_window=max_batching_window,
+            max_concurrency=max_concurrency,
+            report_batch_item_failures=True,
+        )
+        # The mapping checks the role's queue permissions when it is created.
+        self.event_source_mapping.node.add_dependency(self.role)
+
+        # --- alarms and dashboard -----------------------------------------------------------
+        age_threshold = (
+            oldest_message_age_threshold.to_seconds()
+            if oldest_message_age_threshold is not None
+            else self.timings.visibility_timeout * max_receive_count
+        )
+        self.alarms: dict[str, cloudwatch.Alarm] = {
+            "dead_letters": cloudwatch.Alarm(
+                self,
+                "DeadLetterQueueNotEmpty",
+                alarm_description=(
+                    f"{service_name}: messages in the DLQ (conflicts, invalid messages, or "
+                    "retries exhausted); inspect the exactly_once.reason attribute"
+                ),
+                metric=self.dead_letter_queue.metric_approximate_number_of_messages_visible(
+                    period=Duration.minutes(1), statistic="Maximum"
+                ),
+                threshold=1,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ),
+            "oldest_message_age": cloudwatch.Alarm(
+                self,
+                "OldestMessageAge",
+                alarm_description=(
+                    f"{service_name}: the oldest message waits longer than {age_threshold:g} s; "
+                    "the consumer is failing or cannot keep up"
+                ),
+                metric=self.queue.metric_approximate_age_of_oldest_message(
+                    period=Duration.minutes(1), statistic="Maximum"
+                ),
+                threshold=age_threshold,
+                evaluation_periods=5,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ),
+            "function_errors": cloudwatch.Alarm(
+                self,
+                "FunctionErrors",
+                alarm_description=(
+                    f"{service_name}: the function failed as a whole (crash, timeout or bad "
+                    "configuration); per-message failures are reported, not raised"
+                ),
+                metric=self.function.metric_errors(period=Duration.minutes(5), statistic="Sum"),
+                threshold=1,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ),
+        }
+        self.dashboard = cloudwatch.Dashboard(self, "Dashboard")
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title=f"{service_name}: outcome per message",
+                left=[self.outcome_metric(name) for name in OUTCOME_METRICS],
+                width=12,
+            ),
+            cloudwatch.GraphWidget(
+                title="Queues",
+                left=[
+                    self.queue.metric_approximate_number_of_messages_visible(statistic="Maximum"),
+                    self.dead_letter_queue.metric_approximate_number_of_messages_visible(
+                        statistic="Maximum", label="DLQ visible"
+                    ),
+                ],
+                right=[self.queue.metric_approximate_age_of_oldest_message(statistic="Maximum")],
+                width=12,
+            ),
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Function",
+                left=[
+                    self.function.metric_invocations(),
+                    self.function.metric_errors(),
+                    self.function.metric_throttles(),
+                ],
+                right=[self.function.metric_duration(statistic="p99")],
+                width=12,
+            ),
+            cloudwatch.AlarmStatusWidget(alarms=list(self.alarms.values()), width=12),
+        )
+
+    def outcome_metric(self, outcome: str, *, period: Duration | None = None) -> cloudwatch.Metric:
+        """The count the function emits for ``outcome`` (one of ``OUTCOME_METRICS``)."""
+        if outcome not in OUTCOME_METRICS:
+            raise ValueError(f"unknown outcome {outcome!r}; expected one of {OUTCOME_METRICS}")
+        return cloudwatch.Metric(
+            namespace=self.metrics_namespace,
+            metric_name=outcome,
+            dimensions_map={"service": self.service_name},
+            statistic="Sum",
+            period=period or Duration.minutes(1),
+            label=outcome,
+        )
