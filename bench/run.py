@@ -1,0 +1,292 @@
+"""``python -m bench``: the ledger consumer against the Powertools recipe, on one workload.
+
+Phases (one progress line each, on stderr):
+
+1. accounting, batch size 10, no simulated latency: DynamoDB requests and capacity units
+   per new message and per duplicate, with every effect checked afterwards;
+2. throughput at batch sizes 10 and 100 with a simulated AWS round trip per request;
+3. cold start: each handler module's import time in fresh interpreters;
+4. storage and cost, from the figures above and ``bench.prices``.
+
+Then a table on stdout (each figure for each side and the atomic/baseline ratio, then the
+targets with pass/fail) and JSON at ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.prices import LIST_PRICES, Prices
+
+DEFAULT_OUT = Path("reports/bench.json")
+BATCH_SIZES = (10, 100)
+ACCOUNTING_BATCH = 10
+WARMUP_MESSAGES = 10
+WARMUP_SEED_OFFSET = 7919
+
+
+@dataclass(frozen=True)
+class Settings:
+    messages: int
+    throughput_messages: int
+    round_trip_ms: float
+    import_runs: int
+    seed: int
+    rate_per_second: float
+    memory_mb: int
+    out: Path
+    quick: bool
+
+
+def parse_args(argv: Sequence[str] | None) -> Settings:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a tiny run, a few seconds (CI)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON report path")
+    parser.add_argument("--messages", type=int, help="messages in the accounting phase")
+    parser.add_argument("--throughput-messages", type=int, help="messages per throughput run")
+    parser.add_argument("--rtt-ms", type=float, default=5.0, help="simulated AWS round trip")
+    parser.add_argument("--import-runs", type=int, help="fresh-process imports per module")
+    parser.add_argument("--seed", type=int, default=20261101)
+    parser.add_argument("--rate", type=float, default=100.0, help="msg/s for the storage figure")
+    parser.add_argument("--memory-mb", type=int, default=256, help="Lambda memory for cost")
+    args = parser.parse_args(argv)
+    quick = bool(args.quick)
+    return Settings(
+        messages=args.messages or (20 if quick else 500),
+        throughput_messages=args.throughput_messages or (20 if quick else 300),
+        round_trip_ms=args.rtt_ms,
+        import_runs=args.import_runs or (1 if quick else 7),
+        seed=args.seed,
+        rate_per_second=args.rate,
+        memory_mb=args.memory_mb,
+        out=args.out,
+        quick=quick,
+    )
+
+
+def progress(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def _isolate_from_real_aws() -> None:
+    """Fake credentials and a region before any client exists; Powertools kept quiet."""
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_DEFAULT_PROFILE"):
+        os.environ.pop(name, None)
+    os.environ.update(
+        {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "testing",
+            "AWS_DEFAULT_REGION": "eu-west-1",
+            "POWERTOOLS_METRICS_DISABLED": "true",
+            "POWERTOOLS_LOG_LEVEL": "WARNING",
+        }
+    )
+
+
+def _warm_up(side: Any, warmup: Any) -> None:
+    """One new and one duplicate batch first, so first-call costs stay out of the figures."""
+    side.meter.phase = "warmup"
+    side.invoke(warmup.bodies)
+    side.invoke(warmup.duplicates)
+
+
+# --- phases --------------------------------------------------------------------------------
+
+
+def run_accounting(settings: Settings) -> dict[str, Any]:
+    """Requests and capacity units per message, priced item by item, effects verified."""
+    import boto3
+
+    from bench.meter import DynamoDBMeter
+    from bench.sides import SIDES, build_side, scan_items
+    from bench.storage import mean_item_bytes
+    from bench.workload import batches, build_workload
+    from tests.support.aws import REGION
+
+    workload = build_workload(settings.messages, seed=settings.seed)
+    warmup = build_workload(WARMUP_MESSAGES, seed=settings.seed + WARMUP_SEED_OFFSET)
+    expected = workload.expected_balances()
+    for key, cents in warmup.expected_balances().items():
+        expected[key] = expected.get(key, 0) + cents
+    results: dict[str, Any] = {}
+    for name in SIDES:
+        probe = boto3.client("dynamodb", region_name=REGION)
+        meter = DynamoDBMeter(probe=probe)
+        side = build_side(name, meter)
+        _warm_up(side, warmup)
+        for phase, bodies in (("new", workload.bodies), ("duplicate", workload.duplicates)):
+            meter.phase = phase
+            for batch in batches(bodies, ACCOUNTING_BATCH):
+                response = side.invoke(batch)
+                if response["batchItemFailures"]:
+                    raise RuntimeError(f"{name}: unexpected item failures {response}")
+        meter.phase = "verify"
+        applied = {
+            (item["account_id"]["S"], item["currency"]["S"]): int(item["balance_cents"]["N"])
+            for item in scan_items(probe, side.resources.ledger_table)
+        }
+        if applied != expected:
+            raise RuntimeError(f"{name}: balances differ from one application per transaction")
+        records = list(scan_items(probe, side.idempotency_table))
+        keys = len(workload.bodies) + len(warmup.bodies)
+        if len(records) != keys:
+            raise RuntimeError(f"{name}: {len(records)} records for {keys} keys")
+        results[name] = {
+            "messages": len(workload.bodies),
+            "tallies": {p: meter.tally(p).as_dict() for p in ("new", "duplicate")},
+            "record_bytes": mean_item_bytes(records),
+            "retention_seconds": int(side.resources.environ()["IDEMPOTENCY_RETENTION_SECONDS"]),
+        }
+    return results
+
+
+def run_throughput(settings: Settings) -> dict[str, Any]:
+    """Messages per second at each batch size, moto's own CPU time replaced by the RTT."""
+    from bench.meter import DynamoDBMeter
+    from bench.sides import SIDES, build_side
+    from bench.workload import batches, build_workload
+
+    workload = build_workload(settings.throughput_messages, seed=settings.seed + 1)
+    warmup = build_workload(WARMUP_MESSAGES, seed=settings.seed + WARMUP_SEED_OFFSET)
+    results: dict[str, Any] = {}
+    for name in SIDES:
+        results[name] = {}
+        for size in BATCH_SIZES:
+            meter = DynamoDBMeter(round_trip_seconds=settings.round_trip_ms / 1000)
+            side = build_side(name, meter)
+            _warm_up(side, warmup)
+            runs: dict[str, Any] = {}
+            for phase, bodies in (("new", workload.bodies), ("duplicate", workload.duplicates)):
+                meter.phase = phase
+                groups = batches(bodies, size)
+                wall = 0.0
+                for batch in groups:
+                    started = time.perf_counter()
+                    side.invoke(batch)
+                    wall += time.perf_counter() - started
+                tally = meter.tally(phase)
+                modeled = max(wall - tally.moto_seconds, 1e-9)
+                runs[phase] = {
+                    "messages": len(bodies),
+                    "batches": len(groups),
+                    "requests": tally.requests,
+                    "requests_per_message": tally.requests / len(bodies),
+                    "wall_seconds": wall,
+                    "moto_seconds": tally.moto_seconds,
+                    "simulated_round_trip_seconds": tally.simulated_seconds,
+                    "modeled_seconds": modeled,
+                    "messages_per_second": len(bodies) / modeled,
+                    "modeled_seconds_per_batch": modeled / len(groups),
+                }
+            results[name][str(size)] = runs
+    return results
+
+
+def run_coldstart(settings: Settings) -> dict[str, Any]:
+    from bench.coldstart import MODULES, median_import_seconds
+
+    measured = median_import_seconds(settings.import_runs)
+    return {side: {"module": module, **measured[module]} for side, module in MODULES.items()}
+
+
+# --- derived figures -------------------------------------------------------------------------
+
+
+def cost_per_million(
+    *,
+    accounting: dict[str, Any],
+    throughput: dict[str, Any],
+    side: str,
+    phase: str,
+    settings: Settings,
+    prices: Prices,
+) -> dict[str, float]:
+    """USD per million messages at batch size 10, by billed dimension."""
+    from bench.capacity import STORAGE_OVERHEAD_BYTES
+    from bench.report import per_message
+    from bench.storage import TTL_LAG_SECONDS, storage_usd_per_million
+
+    invocations = 1e6 / ACCOUNTING_BATCH
+    run = throughput[side][str(ACCOUNTING_BATCH)][phase]
+    billed_ms = math.ceil(run["modeled_seconds_per_batch"] * 1000)  # billed per 1 ms
+    gb_seconds = invocations * billed_ms / 1000 * settings.memory_mb / 1024
+    sqs_requests = 1e6 * (1 + 2 / ACCOUNTING_BATCH)  # send; receive and delete per batch
+    costs = {
+        "lambda_requests": invocations * prices.lambda_per_million_requests / 1e6,
+        "lambda_duration": gb_seconds * prices.lambda_per_gb_second,
+        "dynamodb_writes": per_message(accounting, side, phase, "write_units")
+        * prices.dynamodb_per_million_write_units,
+        "dynamodb_reads": per_message(accounting, side, phase, "read_units")
+        * prices.dynamodb_per_million_read_units,
+        "dynamodb_storage": 0.0,
+        "sqs_requests": sqs_requests * prices.sqs_per_million_requests / 1e6,
+    }
+    if phase == "new":  # only a new message leaves a record behind
+        entry = accounting[side]
+        costs["dynamodb_storage"] = storage_usd_per_million(
+            billed_bytes_per_record=entry["record_bytes"] + STORAGE_OVERHEAD_BYTES,
+            stored_seconds=entry["retention_seconds"] + TTL_LAG_SECONDS,
+            usd_per_gib_month=prices.dynamodb_per_gb_month,
+        )
+    costs["total"] = sum(costs.values())
+    return costs
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    settings = parse_args(argv)
+    _isolate_from_real_aws()
+    started = time.perf_counter()
+    progress("starting moto (in process)")
+    from moto import mock_aws
+
+    from bench.report import build_report, print_report
+
+    with mock_aws():
+        progress(f"accounting: {settings.messages} messages + duplicates, batch 10, 3 sides")
+        accounting = run_accounting(settings)
+        progress(
+            f"throughput: {settings.throughput_messages} messages + duplicates at batch sizes "
+            f"{', '.join(map(str, BATCH_SIZES))}, {settings.round_trip_ms:g} ms per request"
+        )
+        throughput = run_throughput(settings)
+    progress(f"cold start: {settings.import_runs} fresh imports per handler module")
+    coldstart = run_coldstart(settings)
+    progress("storage and cost")
+    costs = {
+        side: {
+            phase: cost_per_million(
+                accounting=accounting,
+                throughput=throughput,
+                side=side,
+                phase=phase,
+                settings=settings,
+                prices=LIST_PRICES,
+            )
+            for phase in ("new", "duplicate")
+        }
+        for side in accounting
+    }
+    report = build_report(
+        settings=settings,
+        accounting=accounting,
+        throughput=throughput,
+        coldstart=coldstart,
+        costs=costs,
+        prices=LIST_PRICES,
+        elapsed_seconds=time.perf_counter() - started,
+    )
+    print_report(report)
+    settings.out.parent.mkdir(parents=True, exist_ok=True)
+    settings.out.write_text(json.dumps(report, indent=2, sort_keys=False) + "\n")
+    progress(f"done in {time.perf_counter() - started:.1f} s; JSON written to {settings.out}")
+    return 0
