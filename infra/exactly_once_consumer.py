@@ -508,7 +508,17 @@ class ExactlyOnceConsumer(Construct):
                 right=[self.function.metric_duration(statistic="p99")],
                 width=12,
             ),
-            cloudwatch.AlarmStatusWidget(alarms=list(self.alarms.values()), width=12),
+            # No AlarmStatusWidget: its GetAtt on the alarms breaks moto's CloudFormation,
+            # which creates no alarms; the alarms have their own console page.
+            cloudwatch.SingleValueWidget(
+                title="Dead letters now",
+                metrics=[
+                    self.dead_letter_queue.metric_approximate_number_of_messages_visible(
+                        statistic="Maximum"
+                    )
+                ],
+                width=12,
+            ),
         )
 
     def outcome_metric(self, outcome: str, *, period: Duration | None = None) -> cloudwatch.Metric:

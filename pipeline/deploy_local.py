@@ -1,0 +1,140 @@
+"""Deploy the ledger stack to a local moto server with the real CDK CLI.
+
+    python -m pipeline.deploy_local [--stage dev] [--port 5000] [--serve]
+
+Starts a moto server on localhost, runs ``cdk bootstrap`` and ``cdk deploy`` against it
+(``AWS_ENDPOINT_URL``, fake credentials), closes moto's gaps (TTL, layer stand-in,
+event source mappings: see ``pipeline.stack``), then lists what was created. With
+``--serve`` the server keeps running until interrupted, for the CLI to use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+
+from pipeline.moto_server import DEFAULT_PORT, DEFAULT_REGION, MOTO_ACCOUNT, moto_server
+from pipeline.stack import (
+    ROOT,
+    LocalClients,
+    cached_ledger_stack,
+    describe_stack,
+    event_source_mappings,
+    finish_local_stack,
+    layer_arns,
+    publish_layer_stand_ins,
+)
+
+# Quiet, offline, self-contained CLI runs: no notices, telemetry or version checks, and
+# caches inside the repository rather than in $HOME.
+CDK_CLI_ENVIRONMENT = {
+    "CDK_DISABLE_CLI_TELEMETRY": "true",
+    "CDK_DISABLE_VERSION_CHECK": "true",
+    "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+    "CDK_HOME": str(ROOT / ".cdk-home"),
+    "JSII_RUNTIME_PACKAGE_CACHE_ROOT": str(ROOT / ".jsii-cache"),
+}
+
+
+def cdk_command() -> list[str]:
+    """The pinned CLI from package.json (``npm install`` first); npx as a fallback."""
+    local = ROOT / "node_modules" / ".bin" / "cdk"
+    if local.exists():
+        return [str(local)]
+    npx = shutil.which("npx")
+    if npx is None:
+        raise SystemExit("the CDK CLI is missing: run `npm install` in the repository root")
+    return [npx, "--no-install", "cdk"]
+
+
+def run_cdk(arguments: Sequence[str], environ: Mapping[str, str]) -> None:
+    command = [*cdk_command(), *arguments]
+    print(f"$ cdk {' '.join(arguments)}", flush=True)
+    env = {**os.environ, **CDK_CLI_ENVIRONMENT, **environ}
+    completed = subprocess.run(command, cwd=ROOT, env=env, check=False)  # noqa: S603
+    if completed.returncode != 0:
+        raise SystemExit(f"cdk {arguments[0]} failed with exit code {completed.returncode}")
+
+
+def deploy_with_cdk_cli(port: int, stage: str, region: str, *, serve: bool = False) -> None:
+    with moto_server(port, region=region) as endpoint:
+        started = time.perf_counter()
+        environ = endpoint.environ()
+        clients = LocalClients(endpoint.url, region)
+        print(f"moto server at {endpoint.url} ({region})", flush=True)
+        run_cdk(["bootstrap", f"aws://{MOTO_ACCOUNT}/{region}", "--quiet"], environ)
+
+        synthesized = cached_ledger_stack(stage, region)
+        publish_layer_stand_ins(clients.client("lambda"), layer_arns(synthesized))
+        run_cdk(
+            [
+                "deploy",
+                synthesized.stack_name,
+                "--context",
+                f"stage={stage}",
+                "--context",
+                f"region={region}",
+                "--require-approval",
+                "never",
+                # CreateStack, not a change set: moto's change sets leave no stack outputs.
+                "--method",
+                "direct",
+                "--progress",
+                "events",
+            ],
+            environ,
+        )
+        outputs = finish_local_stack(synthesized, clients, synthesized.stack_name)
+        elapsed = time.perf_counter() - started
+
+        print(f"\nstack {synthesized.stack_name} deployed to moto in {elapsed:.1f} s")
+        print("\nresources:")
+        for resource_type, logical_id, physical_id in describe_stack(
+            clients, synthesized.stack_name
+        ):
+            if resource_type != "?":
+                print(f"  {resource_type:34} {logical_id:40} {physical_id}")
+        print("\noutputs:")
+        for key, value in outputs.items():
+            print(f"  {key:22} {value}")
+        for mapping in event_source_mappings(clients, outputs["FunctionName"]):
+            print(
+                f"\nevent source mapping {mapping['UUID']}: {mapping['State']} "
+                f"(moto cannot run the function; the local runtime polls the queue), "
+                f"batch {mapping['BatchSize']}, {mapping.get('FunctionResponseTypes')}"
+            )
+        print("\nnot created by moto (accepted, ignored): alarms, queue policies")
+        ttl = clients.client("dynamodb").describe_time_to_live(
+            TableName=outputs["IdempotencyTableName"]
+        )["TimeToLiveDescription"]
+        print(f"idempotency table TTL: {ttl['TimeToLiveStatus']} on {ttl.get('AttributeName')}")
+
+        if serve:
+            print(f"\nserving on {endpoint.url}; Ctrl-C to stop", flush=True)
+            try:
+                while True:
+                    time.sleep(3600)
+            except KeyboardInterrupt:
+                print("stopped")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--stage", default="dev", help="the app's stage (default dev)")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="moto server port")
+    parser.add_argument("--region", default=DEFAULT_REGION)
+    parser.add_argument(
+        "--serve", action="store_true", help="keep the server running after the deploy"
+    )
+    args = parser.parse_args(argv)
+    deploy_with_cdk_cli(args.port, args.stage, args.region, serve=args.serve)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
