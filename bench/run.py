@@ -61,7 +61,7 @@ def parse_args(argv: Sequence[str] | None) -> Settings:
     args = parser.parse_args(argv)
     quick = bool(args.quick)
     return Settings(
-        messages=args.messages or (20 if quick else 500),
+        messages=args.messages or (20 if quick else 300),
         throughput_messages=args.throughput_messages or (20 if quick else 300),
         round_trip_ms=args.rtt_ms,
         import_runs=args.import_runs or (1 if quick else 7),
@@ -73,8 +73,12 @@ def parse_args(argv: Sequence[str] | None) -> Settings:
     )
 
 
+_STARTED = time.perf_counter()
+
+
 def progress(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
+    elapsed = time.perf_counter() - _STARTED
+    print(f"[bench {elapsed:6.1f} s] {message}", file=sys.stderr, flush=True)
 
 
 def _isolate_from_real_aws() -> None:

@@ -1,0 +1,71 @@
+"""``python -m bench --quick`` keeps working: its output has every figure, and the counts add up."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SIDES = ("ours (atomic)", "ours (leased)", "powertools")
+EXPECTED_FIGURES = {
+    "requests_per_new_b10",
+    "requests_per_duplicate_b10",
+    "requests_per_new_b100",
+    "requests_per_duplicate_b100",
+    "write_units_per_new",
+    "write_units_per_duplicate",
+    "read_units_per_new",
+    "read_units_per_duplicate",
+    "messages_per_second_new_b10",
+    "messages_per_second_duplicate_b10",
+    "messages_per_second_new_b100",
+    "messages_per_second_duplicate_b100",
+    "import_ms",
+    "record_bytes",
+    "steady_state_gib",
+    "usd_per_million_new",
+    "usd_per_million_duplicate",
+}
+
+
+@pytest.mark.slow
+def test_quick_benchmark_prints_the_table_and_writes_plausible_json(tmp_path: Path) -> None:
+    # GIVEN a JSON path outside the repository
+    out = tmp_path / "bench.json"
+
+    # WHEN the quick benchmark runs as CI runs it
+    result = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+    # THEN it succeeds, prints the table with targets, and writes every figure for each side
+    assert result.returncode == 0, f"bench failed:\n{result.stdout}\n{result.stderr}"
+    assert "targets (atomic mode):" in result.stdout, result.stdout
+    assert "[PASS]" in result.stdout or "[FAIL]" in result.stdout, result.stdout
+    report = json.loads(out.read_text())
+    figures = {figure["key"]: figure for figure in report["figures"]}
+    assert set(figures) == EXPECTED_FIGURES, f"figures differ: {sorted(figures)}"
+    for key, figure in figures.items():
+        assert set(figure["values"]) == set(SIDES), f"{key} lacks a side: {figure['values']}"
+    assert {"target", "value", "limit", "passed", "note"} <= set(report["targets"][0])
+
+    # AND the counted requests are plausible: the recipe's three requests per new message
+    # and one per duplicate, against one transaction per batch of ten
+    new = figures["requests_per_new_b10"]["values"]
+    duplicate = figures["requests_per_duplicate_b10"]["values"]
+    assert new["powertools"] == pytest.approx(3.0), f"baseline per new message: {new}"
+    assert duplicate["powertools"] == pytest.approx(1.0), f"baseline per duplicate: {duplicate}"
+    assert new["ours (leased)"] == pytest.approx(3.0), f"leased per new message: {new}"
+    assert new["ours (atomic)"] < new["powertools"], f"atomic not below baseline: {new}"
+    assert duplicate["ours (atomic)"] < duplicate["powertools"], f"duplicates: {duplicate}"
+    # every new message was priced: at least one write unit each, on every side
+    for side, units in figures["write_units_per_new"]["values"].items():
+        assert units >= 1.0, f"{side} priced below 1 WCU per new message: {units}"
