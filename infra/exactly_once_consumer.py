@@ -82,10 +82,14 @@ def powertools_layer_arn(
     )
 
 
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:.3f}"
+
+
 def _human(seconds: float) -> str:
     if seconds >= 86400 and seconds % 3600 == 0:
-        return f"{seconds / 86400:g} days ({seconds:g} s)"
-    return f"{seconds:g} s"
+        return f"{_number(seconds / 86400)} days ({_number(seconds)} s)"
+    return f"{_number(seconds)} s"
 
 
 @dataclass(frozen=True)
@@ -113,7 +117,7 @@ class RedeliveryTimings:
                 f"idempotency_retention is {_human(self.idempotency_retention)}, shorter than "
                 f"the redelivery window source_retention + dead_letter_retention + "
                 f"redelivery_margin = {_human(self.redelivery_window)}: raise "
-                f"idempotency_retention to at least {self.redelivery_window:g} s, or shorten "
+                f"idempotency_retention to at least {_number(self.redelivery_window)} s, or shorten "
                 "the queue retentions (a late redrive would be processed twice)"
             )
         minimum_visibility = VISIBILITY_TIMEOUT_FACTOR * self.function_timeout
@@ -121,7 +125,7 @@ class RedeliveryTimings:
             found.append(
                 f"visibility_timeout is {_human(self.visibility_timeout)}, under "
                 f"{VISIBILITY_TIMEOUT_FACTOR} x function_timeout = {_human(minimum_visibility)}: "
-                f"raise visibility_timeout to at least {minimum_visibility:g} s or lower "
+                f"raise visibility_timeout to at least {_number(minimum_visibility)} s or lower "
                 "function_timeout (a message still in flight would be delivered again)"
             )
         if self.dead_letter_retention <= self.source_retention:
@@ -453,7 +457,7 @@ class ExactlyOnceConsumer(Construct):
                 self,
                 "OldestMessageAge",
                 alarm_description=(
-                    f"{service_name}: the oldest message waits longer than {age_threshold:g} s; "
+                    f"{service_name}: the oldest message waits longer than {_number(age_threshold)} s; "
                     "the consumer is failing or cannot keep up"
                 ),
                 metric=self.queue.metric_approximate_age_of_oldest_message(
