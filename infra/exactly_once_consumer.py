@@ -117,8 +117,8 @@ class RedeliveryTimings:
                 f"idempotency_retention is {_human(self.idempotency_retention)}, shorter than "
                 f"the redelivery window source_retention + dead_letter_retention + "
                 f"redelivery_margin = {_human(self.redelivery_window)}: raise "
-                f"idempotency_retention to at least {_number(self.redelivery_window)} s, or shorten "
-                "the queue retentions (a late redrive would be processed twice)"
+                f"idempotency_retention to at least {_number(self.redelivery_window)} s, or "
+                "shorten the queue retentions (a late redrive would be processed twice)"
             )
         minimum_visibility = VISIBILITY_TIMEOUT_FACTOR * self.function_timeout
         if self.visibility_timeout < minimum_visibility:
@@ -457,8 +457,8 @@ class ExactlyOnceConsumer(Construct):
                 self,
                 "OldestMessageAge",
                 alarm_description=(
-                    f"{service_name}: the oldest message waits longer than {_number(age_threshold)} s; "
-                    "the consumer is failing or cannot keep up"
+                    f"{service_name}: the oldest message waits longer than "
+                    f"{_number(age_threshold)} s; the consumer is failing or cannot keep up"
                 ),
                 metric=self.queue.metric_approximate_age_of_oldest_message(
                     period=Duration.minutes(1), statistic="Maximum"
