@@ -117,8 +117,8 @@ def generate(
             template = INVALID_BODIES[rng.randrange(len(INVALID_BODIES))]
             text = template % index if "%d" in template else template
             waves[wave].append(Sent(text, "invalid"))
-    for wave in waves:
-        rng.shuffle(wave)
+    for sends in waves:
+        rng.shuffle(sends)
     return Workload(waves=[w for w in waves if w])
 
 

@@ -12,6 +12,8 @@ from typing import Any
 import boto3
 from aws_lambda_powertools import Logger, Metrics
 
+from exactly_once.clients import LazyClient
+
 from .bootstrap import build_handler
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "ledger"))
@@ -19,7 +21,7 @@ metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Exac
 handle_batch = build_handler(
     os.environ,
     dynamodb=boto3.client("dynamodb"),
-    sqs=boto3.client("sqs"),
+    sqs=LazyClient(lambda: boto3.client("sqs")),
     logger=logger,
     metrics=metrics,
 )

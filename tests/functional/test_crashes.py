@@ -18,9 +18,9 @@ from exactly_once import (
     Telemetry,
 )
 from pipeline.events import sqs_event
+from pipeline.lambda_context import LocalLambdaContext
 from tests.support.aws import LedgerResources
 from tests.support.faults import Crash, SteppedClient, Steps
-from pipeline.lambda_context import FakeLambdaContext
 from tests.support.ledger import LedgerHarness, build_harness, transaction
 from tests.support.payments import FakePaymentProvider, PaymentEffect
 
@@ -117,7 +117,7 @@ def test_leased_crash_at_any_boundary_then_redelivery(
     steps = Steps(crash_at=crash_at)
     try:
         leased_handler(resources, clock, provider, steps)(
-            sqs_event(*record), FakeLambdaContext(clock)
+            sqs_event(*record), LocalLambdaContext(clock)
         )
         steps.lost_ack()
     except Crash:
@@ -125,7 +125,7 @@ def test_leased_crash_at_any_boundary_then_redelivery(
     # WHEN SQS redelivers it after the visibility timeout (longer than any lease)
     clock.advance(LEASE_SECONDS + 1)
     response = leased_handler(resources, clock, provider, Steps())(
-        sqs_event(*record), FakeLambdaContext(clock)
+        sqs_event(*record), LocalLambdaContext(clock)
     )
     # THEN it is done, the provider charged it at most once, and the record tells the story
     assert response == {"batchItemFailures": []}

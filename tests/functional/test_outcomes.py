@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from pipeline.events import lambda_record, sqs_event
+from pipeline.lambda_context import LocalLambdaContext
 from tests.support.aws import LedgerResources
-from pipeline.lambda_context import FakeLambdaContext
 from tests.support.ledger import failed_ids, transaction
 
 
@@ -38,7 +38,7 @@ def invoke(module: ModuleType, resources: LedgerResources, *bodies: Any) -> tupl
         )
         for b in bodies
     ]
-    context = FakeLambdaContext(clock=_WallClock())
+    context = LocalLambdaContext(clock=_WallClock())
     response = module.lambda_handler(sqs_event(*records), context)
     return response, records
 

@@ -24,9 +24,9 @@ from exactly_once import (
 from exactly_once.keys import payload_hash
 from exactly_once.protocol import expiration_for, lease_expiry_for, now_millis
 from pipeline.events import sqs_event
+from pipeline.lambda_context import LocalLambdaContext
 from tests.support.aws import LedgerResources
 from tests.support.faults import SerializedClient
-from pipeline.lambda_context import FakeLambdaContext
 from tests.support.ledger import build_harness, failed_ids, transaction
 from tests.support.payments import FakePaymentProvider, PaymentEffect
 
@@ -114,7 +114,7 @@ def test_two_concurrent_leased_invocations_apply_once_and_the_loser_retries(
     events = [sqs_event(*harness.records(t)) for _ in range(2)]
 
     def invoke(event: dict[str, Any]) -> dict[str, Any]:
-        response = handler()(event, FakeLambdaContext(clock))
+        response = handler()(event, LocalLambdaContext(clock))
         if response["batchItemFailures"]:
             loser_done.set()  # let the winner finish only after the loser has decided
         return response
@@ -187,10 +187,10 @@ def test_a_zombie_whose_lease_ran_out_reports_a_failure_and_its_successor_stands
 
     def slow_then_overtaken() -> None:
         clock.advance(31)
-        successor.append(handler(PaymentEffect(provider))(events[1], FakeLambdaContext(clock)))
+        successor.append(handler(PaymentEffect(provider))(events[1], LocalLambdaContext(clock)))
 
     zombie = handler(PaymentEffect(FakePaymentProvider(before_apply=slow_then_overtaken)))
-    response = zombie(events[0], FakeLambdaContext(clock, timeout_seconds=900))
+    response = zombie(events[0], LocalLambdaContext(clock, timeout_seconds=900))
     # THEN the zombie may not complete: it reports a failure, the successor's record stands
     assert successor == [{"batchItemFailures": []}]
     assert len(response["batchItemFailures"]) == 1
@@ -292,7 +292,7 @@ def test_lease_ends_with_the_invocation_when_little_time_is_left(
         dead_letters=DeadLetterQueue(resources.sqs, resources.dlq_url),
         telemetry=Telemetry(Logger(service="lease"), Metrics(namespace="Test")),
     )
-    handler(sqs_event(*harness.records(t)), FakeLambdaContext(clock, timeout_seconds=5))
+    handler(sqs_event(*harness.records(t)), LocalLambdaContext(clock, timeout_seconds=5))
     [lease] = seen
     assert lease is not None and lease.lease_expiry_ms is not None
     assert lease.lease_expiry_ms <= now_millis(clock.now()) + 5000

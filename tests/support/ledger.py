@@ -13,7 +13,7 @@ from aws_lambda_powertools import Logger, Metrics
 from exactly_once import ExactlyOnceBatchHandler, ManualClock
 from ledger.bootstrap import build_handler
 from pipeline.events import lambda_record, sqs_event
-from pipeline.lambda_context import FakeLambdaContext
+from pipeline.lambda_context import LocalLambdaContext
 from tests.support.aws import LedgerResources
 
 
@@ -56,7 +56,7 @@ class LedgerHarness:
         ]
 
     def invoke_records(self, records: list[dict[str, Any]]) -> dict[str, Any]:
-        context = FakeLambdaContext(self.clock, timeout_seconds=self.timeout_seconds)
+        context = LocalLambdaContext(self.clock, timeout_seconds=self.timeout_seconds)
         response = self.handler(sqs_event(*records), context)
         self.responses.append(response)
         return response

@@ -1,0 +1,216 @@
+"""The demo: a seeded ledger workload with faults, run end to end, judged from the ledger."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any, TextIO
+
+from aws_lambda_powertools import Logger, Metrics
+
+from exactly_once import ExactlyOnceBatchHandler
+from pipeline import moto_patches
+from pipeline.faults import FaultCounts, FaultRates, FaultyDynamoDB
+from pipeline.poller import Poller
+from pipeline.resources import LedgerResources, create_ledger_resources
+from pipeline.serialized import SerializedClient
+from pipeline.verdict import Verdict, judge
+from pipeline.workload import generate
+
+# Builds one worker's handler from the resources and the (serialized, faulty) DynamoDB client.
+ConsumerFactory = Callable[[LedgerResources, Any], ExactlyOnceBatchHandler]
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    transactions: int = 1500
+    accounts: int = 50
+    duplicate_rate: float = 0.2
+    invalid_rate: float = 0.02
+    conflict_rate: float = 0.01
+    wave_size: int = 200
+    batch_size: int = 10
+    concurrency: int = 2
+    visibility_timeout: int = 1
+    seed: int = 7
+    faults: FaultRates = field(default_factory=FaultRates.demo)
+
+
+@dataclass
+class DemoReport:
+    settings: dict[str, Any]
+    sent: int
+    delivered: int
+    redelivered: int
+    invocations: int
+    outcomes: dict[str, int]
+    faults: dict[str, int]
+    verdict: Verdict
+    wall_seconds: float
+
+    def to_json(self) -> str:
+        body = asdict(self)
+        body["verdict"] = dict(asdict(self.verdict), passed=self.verdict.passed)
+        return json.dumps(body, indent=2, sort_keys=True, default=str)
+
+
+def ledger_consumer(resources: LedgerResources, dynamodb: Any) -> ExactlyOnceBatchHandler:
+    """The real ledger consumer, wired as its Lambda composition root wires it."""
+    from ledger.bootstrap import build_handler
+
+    return build_handler(
+        resources.environ(),
+        dynamodb=dynamodb,
+        sqs=resources.sqs,
+        logger=Logger(service="ledger", level="ERROR"),
+        metrics=Metrics(namespace="ExactlyOnceDemo"),
+    )
+
+
+def run_demo(
+    settings: DemoSettings,
+    *,
+    consumer: ConsumerFactory = ledger_consumer,
+    out: TextIO = sys.stderr,
+) -> DemoReport:
+    """Run the workload against the ledger on in-process moto and judge the result."""
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    moto_patches.install()
+    started = time.monotonic()
+    workload = generate(
+        transactions=settings.transactions,
+        accounts=settings.accounts,
+        duplicate_rate=settings.duplicate_rate,
+        invalid_rate=settings.invalid_rate,
+        conflict_rate=settings.conflict_rate,
+        wave_size=settings.wave_size,
+        seed=settings.seed,
+    )
+    resources = create_ledger_resources(visibility_timeout=settings.visibility_timeout)
+    lock = threading.Lock()
+    counts = FaultCounts()
+    sqs = SerializedClient(resources.sqs, lock)
+
+    def handler_for(worker: int) -> ExactlyOnceBatchHandler:
+        rng = random.Random(settings.seed * 7919 + worker)
+        dynamodb = FaultyDynamoDB(
+            SerializedClient(resources.dynamodb, lock), settings.faults, counts, rng
+        )
+        return consumer(resources, dynamodb)
+
+    poller = Poller(
+        sqs=sqs,
+        queue_url=resources.queue_url,
+        queue_arn=resources.queue_arn,
+        handler_factory=handler_for,
+        batch_size=settings.batch_size,
+        concurrency=settings.concurrency,
+        faults=settings.faults,
+        fault_counts=counts,
+        seed=settings.seed,
+    )
+    progress = Progress(out, total=len(workload.sends))
+    for wave in workload.waves:
+        send_wave(sqs, resources.queue_url, wave)
+        progress.sent(len(wave))
+        poller.on_batch = lambda _line: progress.show(
+            poller.stats.deleted, poller.stats.invocations
+        )
+        poller.drain()
+    progress.done()
+    verdict = judge(
+        workload, resources.dynamodb, resources.ledger_table, resources.sqs, resources.dlq_url
+    )
+    return DemoReport(
+        settings={k: v for k, v in asdict(settings).items() if k != "faults"}
+        | {"faults": asdict(settings.faults)},
+        sent=len(workload.sends),
+        delivered=poller.stats.delivered,
+        redelivered=poller.stats.redelivered,
+        invocations=poller.stats.invocations,
+        outcomes=dict(poller.stats.outcomes),
+        faults=counts.as_dict(),
+        verdict=verdict,
+        wall_seconds=round(time.monotonic() - started, 2),
+    )
+
+
+def send_wave(sqs: Any, queue_url: str, wave: list[Any]) -> None:
+    for start in range(0, len(wave), 10):
+        entries = [
+            {"Id": str(i), "MessageBody": sent.body}
+            for i, sent in enumerate(wave[start : start + 10])
+        ]
+        while entries:
+            failed = sqs.send_message_batch(QueueUrl=queue_url, Entries=entries).get("Failed", [])
+            retry = {f["Id"] for f in failed if not f.get("SenderFault")}
+            entries = [e for e in entries if e["Id"] in retry]
+
+
+class Progress:
+    """One self-rewriting line on a terminal; a line per wave otherwise."""
+
+    def __init__(self, out: TextIO, total: int) -> None:
+        self._out = out
+        self._total = total
+        self._sent = 0
+        self._tty = out.isatty()
+        self._last = 0.0
+
+    def sent(self, count: int) -> None:
+        self._sent += count
+        if not self._tty:
+            print(f"sent {self._sent}/{self._total}", file=self._out, flush=True)
+
+    def show(self, deleted: int, invocations: int) -> None:
+        now = time.monotonic()
+        if self._tty and now - self._last > 0.2:
+            self._last = now
+            print(
+                f"\rsent {self._sent}/{self._total}  settled {deleted}  invocations {invocations}",
+                end="",
+                file=self._out,
+                flush=True,
+            )
+
+    def done(self) -> None:
+        if self._tty:
+            print(file=self._out)
+
+
+def render(report: DemoReport) -> str:
+    v = report.verdict
+    outcome_line = ", ".join(f"{k} {n}" for k, n in sorted(report.outcomes.items()))
+    fault_line = ", ".join(f"{k.replace('_', ' ')} {n}" for k, n in report.faults.items())
+    lines = [
+        "Exactly-once demo: ledger consumer on the local cloud",
+        f"  sent                 {report.sent} messages ({v.unique_sent} unique transactions)",
+        f"  delivered            {report.delivered} in {report.invocations} invocations",
+        f"  redelivered          {report.redelivered}",
+        f"  outcomes             {outcome_line}",
+        f"  faults injected      {fault_line}",
+        f"  applied (ledger)     {v.applied} transactions",
+        f"  dead-lettered        {v.dead_lettered}",
+    ]
+    lines += [f"    {reason:<40} {n}" for reason, n in sorted(v.dead_letter_reasons.items())]
+    lines.append(f"  wall time            {report.wall_seconds:.1f} s")
+    if v.passed:
+        lines.append(
+            f"VERDICT: PASS - every balance matches; {v.applied} of {v.unique_sent} unique "
+            "transactions applied once, none twice, none lost"
+        )
+    else:
+        lines.append("VERDICT: FAIL")
+        for title, problems in (
+            ("applied twice", v.applied_twice),
+            ("lost", v.lost),
+            ("wrong balance", v.wrong_balances),
+        ):
+            lines += [f"  {title}: {p}" for p in problems[:10]]
+    return "\n".join(lines)

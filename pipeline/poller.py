@@ -1,0 +1,145 @@
+"""Lambda's SQS poller, played locally: receive, invoke, apply the partial batch response.
+
+What the real event source mapping does and moto cannot (it needs Docker to run code):
+receive up to ``batch_size`` messages, hand them to the handler as an AWS-shaped event,
+delete the successes, and leave the failures to reappear after the visibility timeout
+(SQS's redrive policy moves them to the DLQ after maxReceiveCount). Up to
+``concurrency`` invocations run at once, each worker a warm container of its own.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from exactly_once import ExactlyOnceBatchHandler, SystemClock
+from pipeline.events import from_received, sqs_event
+from pipeline.faults import FaultCounts, FaultRates, InjectedCrash
+from pipeline.lambda_context import LocalLambdaContext
+
+HandlerFactory = Callable[[int], ExactlyOnceBatchHandler]
+
+
+@dataclass
+class PollStats:
+    invocations: int = 0
+    delivered: int = 0
+    redelivered: int = 0
+    deleted: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add_batch(self, records: list[dict[str, Any]], outcomes: Counter[str]) -> None:
+        with self._lock:
+            self.invocations += 1
+            self.delivered += len(records)
+            self.redelivered += sum(
+                1 for r in records if int(r["attributes"]["ApproximateReceiveCount"]) > 1
+            )
+            self.outcomes.update(outcomes)
+
+    def add_deleted(self, count: int) -> None:
+        with self._lock:
+            self.deleted += count
+
+
+@dataclass
+class Poller:
+    """Polls one queue and invokes a handler per batch, like an event source mapping."""
+
+    sqs: Any
+    queue_url: str
+    queue_arn: str
+    handler_factory: HandlerFactory
+    batch_size: int = 10
+    concurrency: int = 2
+    timeout_seconds: float = 30.0
+    faults: FaultRates = field(default_factory=FaultRates)
+    fault_counts: FaultCounts = field(default_factory=FaultCounts)
+    seed: int = 7
+    stats: PollStats = field(default_factory=PollStats)
+    on_batch: Callable[[str], None] = lambda line: None
+
+    def drain(self, deadline_seconds: float = 300.0) -> None:
+        """Poll until the queue has nothing visible or in flight (or the deadline passes)."""
+        stop = threading.Event()
+        workers = [
+            threading.Thread(target=self._work, args=(index, stop), daemon=True)
+            for index in range(self.concurrency)
+        ]
+        for worker in workers:
+            worker.start()
+        deadline = time.monotonic() + deadline_seconds
+        while time.monotonic() < deadline and not self._empty():
+            time.sleep(0.1)
+        stop.set()
+        for worker in workers:
+            worker.join()
+        if not self._empty():
+            raise TimeoutError(f"queue not drained after {deadline_seconds:.0f} s")
+
+    def _empty(self) -> bool:
+        attributes = self.sqs.get_queue_attributes(
+            QueueUrl=self.queue_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return (
+            int(attributes["ApproximateNumberOfMessages"]) == 0
+            and int(attributes["ApproximateNumberOfMessagesNotVisible"]) == 0
+        )
+
+    def _work(self, index: int, stop: threading.Event) -> None:
+        handler = self.handler_factory(index)
+        rng = random.Random(self.seed * 1000 + index)
+        while not stop.is_set():
+            messages = self.sqs.receive_message(
+                QueueUrl=self.queue_url,
+                MaxNumberOfMessages=min(self.batch_size, 10),
+                WaitTimeSeconds=0,  # long polls would hold moto's request lock
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            ).get("Messages", [])
+            if not messages:
+                stop.wait(0.05)
+                continue
+            self._invoke(handler, messages, rng)
+
+    def _invoke(
+        self, handler: ExactlyOnceBatchHandler, messages: list[dict[str, Any]], rng: random.Random
+    ) -> None:
+        records = [from_received(m, self.queue_arn) for m in messages]
+        context = LocalLambdaContext(SystemClock(), timeout_seconds=self.timeout_seconds)
+        try:
+            response = handler(sqs_event(*records), context)
+        except InjectedCrash:
+            self.stats.add_batch(records, Counter({"crashed": len(records)}))
+            self.on_batch(f"batch of {len(records)}: invocation crashed, nothing deleted")
+            return
+        except Exception as exc:  # noqa: BLE001 - a function error: Lambda retries the whole batch
+            self.stats.add_batch(records, Counter({"function_error": len(records)}))
+            self.on_batch(f"batch of {len(records)}: function error {exc!r}, nothing deleted")
+            return
+        outcomes = Counter(d.outcome.value for d in handler.last_decisions.values())
+        self.stats.add_batch(records, outcomes)
+        if rng.random() < self.faults.lost_response:
+            self.fault_counts.add("lost_responses")
+            self.on_batch(f"batch of {len(records)}: response lost, nothing deleted")
+            return
+        failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
+        done = [m for m in messages if m["MessageId"] not in failed]
+        for start in range(0, len(done), 10):
+            chunk = done[start : start + 10]
+            self.sqs.delete_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)
+                ],
+            )
+        self.stats.add_deleted(len(done))
+        summary = ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items()))
+        self.on_batch(f"batch of {len(records)}: {summary}; {len(failed)} to retry")
