@@ -7,7 +7,7 @@ from typing import Any
 
 
 @dataclass
-class FakeLambdaContext:
+class LocalLambdaContext:
     clock: Any
     timeout_seconds: float = 30.0
     function_name: str = "ledger-consumer"

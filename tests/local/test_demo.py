@@ -7,11 +7,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from moto import mock_aws
+
 from exactly_once import Decision, Outcome
 from exactly_once.keys import decode_body
 from ledger.effects import LedgerLeasedEffect
-from moto import mock_aws
-
 from pipeline.demo import DemoSettings, render, run_demo
 from pipeline.faults import FaultRates
 from pipeline.resources import LedgerResources
