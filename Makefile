@@ -1,0 +1,72 @@
+# Two commands do everything on a fresh machine:
+#   make demo   the pipeline end to end on the embedded local cloud, with a report
+#   make test   lint, types and the whole test suite
+# Each creates .venv and installs the pinned requirements on first use.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
+STAGE ?= dev
+PORT ?= 5000
+PYTEST_ARGS ?=
+
+# CDK and jsii: no end-of-life banner, no telemetry or version calls, caches in the tree.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export CDK_DISABLE_CLI_TELEMETRY := true
+export CDK_DISABLE_VERSION_CHECK := true
+export CDK_HOME := $(CURDIR)/.cdk-home
+export JSII_RUNTIME_PACKAGE_CACHE_ROOT := $(CURDIR)/.jsii-cache
+
+.PHONY: demo test test-fast lint typecheck bench local-up synth lint-cfn deploy-local deploy destroy clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python -m pipeline demo
+
+test: $(STAMP) lint typecheck
+	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy functions infra pipeline bench app.py
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+local-up: $(STAMP)
+	$(BIN)/python -m pipeline local up --port $(PORT) --stage $(STAGE)
+
+node_modules: package.json package-lock.json
+	npm ci --no-fund --no-audit
+	touch node_modules
+
+synth: $(STAMP) node_modules
+	PATH=$(CURDIR)/$(BIN):$$PATH npx --no-install cdk synth -q -c stage=$(STAGE)
+
+lint-cfn: synth
+	$(BIN)/cfn-lint
+
+deploy-local: $(STAMP) node_modules
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m pipeline.deploy_local --port $(PORT) --stage $(STAGE)
+
+deploy: $(STAMP) node_modules
+	PATH=$(CURDIR)/$(BIN):$$PATH npx --no-install cdk deploy -c stage=$(STAGE)
+
+destroy: $(STAMP) node_modules
+	PATH=$(CURDIR)/$(BIN):$$PATH npx --no-install cdk destroy -c stage=$(STAGE)
+
+clean:
+	rm -rf $(VENV) node_modules cdk.out .cdk-home .jsii-cache reports .pytest_cache .mypy_cache .ruff_cache
