@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,6 +34,49 @@ def _demo(args: argparse.Namespace) -> int:
     return 0 if report.verdict.passed else 1
 
 
+def _local_up(args: argparse.Namespace) -> int:
+    from pipeline.local_cloud import run_local_up
+
+    return run_local_up(port=args.port, stage=args.stage)
+
+
+LOCAL_UP_EXAMPLE = """\
+example:
+  python -m pipeline local up --port 5000
+  # in another shell (QueueUrl is printed at start):
+  aws --endpoint-url http://localhost:5000 sqs send-message \\
+    --queue-url http://localhost:5000/123456789012/<queue> \\
+    --message-body \\
+      '{"transaction_id":"t-1","account_id":"acct-1","amount":"10.00","currency":"EUR"}'
+"""
+
+
+def _add_local(commands: Any) -> None:
+    local = commands.add_parser(
+        "local",
+        help="the local cloud: the ledger stack on a moto server",
+        description="The local cloud: the ledger stack on a moto server, polled locally.",
+    )
+    local_commands = local.add_subparsers(dest="local_command", required=True)
+    up = local_commands.add_parser(
+        "up",
+        help="start moto, deploy the ledger stack, poll its queue until Ctrl-C",
+        description=(
+            "Starts a moto server on localhost:PORT (one request at a time, as AWS is "
+            "atomic per request), deploys the stage's ledger stack into it through "
+            "CloudFormation, and plays Lambda's SQS event source mapping: polls the queue "
+            "with the mapping's batch size and maximum concurrency and runs the function's "
+            "handler in this process against the local endpoint. Prints the endpoint, "
+            "queue URLs and table names, one line per batch, and stays up until Ctrl-C."
+        ),
+        epilog=LOCAL_UP_EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    up.add_argument("--port", type=int, default=5000, help="moto server port (default 5000)")
+    up.add_argument("--stage", default="dev", help="stage of the ledger stack (default dev)")
+    up.set_defaults(run=_local_up)
+
+
 def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(ROOT / "functions"))
     _fake_credentials()
@@ -56,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--no-faults", action="store_true", help="inject no faults")
     demo.add_argument("--json", default="reports/demo.json", help="where to write the JSON report")
     demo.set_defaults(run=_demo)
+    _add_local(commands)
     args = parser.parse_args(argv)
     return int(args.run(args))
 

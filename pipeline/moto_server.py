@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from collections.abc import Iterator, Mapping
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 DEFAULT_PORT = 5000
 DEFAULT_REGION = "eu-west-1"
@@ -54,17 +56,55 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+class SerializedWSGIApp:
+    """A WSGI app that handles one request at a time: each call (and its body) under a lock.
+
+    moto holds no per-request lock (FACTS.md): under concurrent requests its DynamoDB
+    loses ADD updates and lets two conditional puts win. AWS is atomic per request; with
+    this wrapper, so is the moto server. Long polls would hold the lock for their whole
+    wait: clients of a serialized server poll with ``WaitTimeSeconds=0``.
+    """
+
+    def __init__(self, app: Callable[..., Iterable[bytes]], lock: threading.Lock) -> None:
+        self.app = app
+        self.lock = lock
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        with self.lock:
+            result = self.app(environ, start_response)
+            try:
+                return [b"".join(result)]  # the body too: it may be computed lazily
+            finally:
+                close = getattr(result, "close", None)
+                if close is not None:
+                    close()
+
+
 @contextmanager
 def moto_server(
-    port: int = DEFAULT_PORT, *, host: str = "localhost", region: str = DEFAULT_REGION
+    port: int = DEFAULT_PORT,
+    *,
+    host: str = "localhost",
+    region: str = DEFAULT_REGION,
+    serialized: bool = False,
 ) -> Iterator[LocalEndpoint]:
-    """Run ``moto.server.ThreadedMotoServer`` on ``host:port`` for the ``with`` block."""
+    """Run ``moto.server.ThreadedMotoServer`` on ``host:port`` for the ``with`` block.
+
+    ``serialized``: handle one request at a time (``SerializedWSGIApp``), as the local
+    cloud must before any concurrent result on it means anything.
+    """
     from moto.server import ThreadedMotoServer  # about 0.3 s: only when a server is wanted
 
     # One access-log line per request drowns everything else; errors still show.
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     server.start()
+    if serialized:
+        # start() returns once the werkzeug server exists and before any request is
+        # served by it; the request handler reads ``server.app`` on every request.
+        wsgi_server = server._server  # moto exposes no hook for the app
+        assert wsgi_server is not None
+        wsgi_server.app = SerializedWSGIApp(wsgi_server.app, threading.Lock())
     try:
         yield LocalEndpoint(host=host, port=port, region=region)
     finally:

@@ -22,7 +22,11 @@ from pipeline.events import from_received, sqs_event
 from pipeline.faults import FaultCounts, FaultRates, InjectedCrash
 from pipeline.lambda_context import LocalLambdaContext
 
-HandlerFactory = Callable[[int], ExactlyOnceBatchHandler]
+# A batch handler: ``handler(event, context) -> {"batchItemFailures": [...]}``. When it has
+# ``last_decisions`` (as ``ExactlyOnceBatchHandler`` does), the poller counts each record's
+# outcome from it; a plain Lambda function without it counts its records as "unknown".
+BatchHandler = ExactlyOnceBatchHandler | Callable[[dict[str, Any], Any], dict[str, Any]]
+HandlerFactory = Callable[[int], BatchHandler]
 
 
 @dataclass
@@ -68,12 +72,7 @@ class Poller:
     def drain(self, deadline_seconds: float = 300.0) -> None:
         """Poll until the queue has nothing visible or in flight (or the deadline passes)."""
         stop = threading.Event()
-        workers = [
-            threading.Thread(target=self._work, args=(index, stop), daemon=True)
-            for index in range(self.concurrency)
-        ]
-        for worker in workers:
-            worker.start()
+        workers = self._start_workers(stop)
         deadline = time.monotonic() + deadline_seconds
         while time.monotonic() < deadline and not self._empty():
             time.sleep(0.1)
@@ -82,6 +81,30 @@ class Poller:
             worker.join()
         if not self._empty():
             raise TimeoutError(f"queue not drained after {deadline_seconds:.0f} s")
+
+    def run_until(self, stop: threading.Event) -> None:
+        """Poll forever, like a deployed event source mapping, until ``stop`` is set.
+
+        Blocks; the ``concurrency`` workers finish their current batch and return.
+        """
+        workers = self._start_workers(stop)
+        for worker in workers:
+            worker.join()
+
+    def _start_workers(self, stop: threading.Event) -> list[threading.Thread]:
+        workers = [
+            threading.Thread(
+                target=self._work, args=(index, stop), daemon=True, name=f"poller-{index}"
+            )
+            for index in range(self.concurrency)
+        ]
+        for worker in workers:
+            worker.start()
+        return workers
+
+    def is_empty(self) -> bool:
+        """Nothing visible and nothing in flight in the queue."""
+        return self._empty()
 
     def _empty(self) -> bool:
         attributes = self.sqs.get_queue_attributes(
@@ -110,7 +133,7 @@ class Poller:
             self._invoke(handler, messages, rng)
 
     def _invoke(
-        self, handler: ExactlyOnceBatchHandler, messages: list[dict[str, Any]], rng: random.Random
+        self, handler: BatchHandler, messages: list[dict[str, Any]], rng: random.Random
     ) -> None:
         records = [from_received(m, self.queue_arn) for m in messages]
         context = LocalLambdaContext(SystemClock(), timeout_seconds=self.timeout_seconds)
@@ -124,7 +147,11 @@ class Poller:
             self.stats.add_batch(records, Counter({"function_error": len(records)}))
             self.on_batch(f"batch of {len(records)}: function error {exc!r}, nothing deleted")
             return
-        outcomes = Counter(d.outcome.value for d in handler.last_decisions.values())
+        decisions = getattr(handler, "last_decisions", None)
+        if decisions is None:
+            outcomes = Counter({"unknown": len(records)})
+        else:
+            outcomes = Counter(d.outcome.value for d in decisions.values())
         self.stats.add_batch(records, outcomes)
         if rng.random() < self.faults.lost_response:
             self.fault_counts.add("lost_responses")

@@ -1,0 +1,67 @@
+"""`local up` end to end: moto server, deployed stack, local poller, real handler."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+
+import boto3
+import pytest
+
+from pipeline.local_cloud import LocalCloud, start_local_cloud
+from pipeline.moto_server import FAKE_CREDENTIALS, free_port
+
+pytestmark = [pytest.mark.local, pytest.mark.slow]
+
+VALID = {"transaction_id": "t-1", "account_id": "acct-1", "amount": "10.00", "currency": "EUR"}
+INVALID = {"transaction_id": "t-2", "account_id": "acct-1", "amount": "not money"}
+
+
+@pytest.fixture
+def cloud() -> Iterator[LocalCloud]:
+    lines: list[str] = []
+    running = start_local_cloud(free_port(), "dev", on_batch=lines.append)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def _client(cloud: LocalCloud, service: str) -> object:
+    return boto3.client(
+        service,  # type: ignore[call-overload]
+        endpoint_url=cloud.endpoint_url,
+        region_name=cloud.endpoint.region,
+        aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
+    )
+
+
+def test_messages_sent_to_the_local_cloud_reach_the_ledger_once(cloud: LocalCloud) -> None:
+    sqs = _client(cloud, "sqs")
+    dynamodb = _client(cloud, "dynamodb")
+    queue_url = cloud.outputs["QueueUrl"]
+    for body in (VALID, VALID, INVALID):  # the resend gets a new message id
+        sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(body))  # type: ignore[attr-defined]
+
+    assert cloud.wait_until_empty(timeout_seconds=60), "queue not drained in 60 s"
+
+    item = dynamodb.get_item(  # type: ignore[attr-defined]
+        TableName=cloud.outputs["LedgerTableName"],
+        Key={"account_id": {"S": "acct-1"}, "currency": {"S": "EUR"}},
+        ConsistentRead=True,
+    )["Item"]
+    assert int(item["balance_cents"]["N"]) == 1000
+
+    dead = []
+    deadline = time.monotonic() + 10
+    while not dead and time.monotonic() < deadline:
+        dead = sqs.receive_message(  # type: ignore[attr-defined]
+            QueueUrl=cloud.outputs["DeadLetterQueueUrl"],
+            MaxNumberOfMessages=10,
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
+    assert [json.loads(m["Body"]) for m in dead] == [INVALID]
+    assert "exactly_once.reason" in dead[0]["MessageAttributes"]
