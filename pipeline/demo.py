@@ -97,12 +97,17 @@ def run_demo(
     counts = FaultCounts()
     sqs = SerializedClient(resources.sqs, lock)
 
+    containers: dict[int, ExactlyOnceBatchHandler] = {}
+
     def handler_for(worker: int) -> ExactlyOnceBatchHandler:
-        rng = random.Random(settings.seed * 7919 + worker)
-        dynamodb = FaultyDynamoDB(
-            SerializedClient(resources.dynamodb, lock), settings.faults, counts, rng
-        )
-        return consumer(resources, dynamodb)
+        """One warm container per worker, kept across waves (and so is its fault sequence)."""
+        if worker not in containers:
+            rng = random.Random(settings.seed * 7919 + worker)
+            dynamodb = FaultyDynamoDB(
+                SerializedClient(resources.dynamodb, lock), settings.faults, counts, rng
+            )
+            containers[worker] = consumer(resources, dynamodb)
+        return containers[worker]
 
     poller = Poller(
         sqs=sqs,
