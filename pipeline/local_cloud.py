@@ -21,9 +21,12 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import logging
+import signal
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -225,7 +228,9 @@ def start_local_cloud(
     resources = ExitStack()
     try:
         endpoint = resources.enter_context(moto_server(port, region=region, serialized=True))
-        outputs = deploy_template_to_moto(endpoint.url, stage, region=region)
+        outputs = _endpoint_urls(
+            deploy_template_to_moto(endpoint.url, stage, region=region), endpoint
+        )
         clients = LocalClients(endpoint.url, region)
         lambda_client = clients.client("lambda")
         function = FunctionSettings.from_api(
@@ -254,6 +259,20 @@ def start_local_cloud(
     )
     cloud.start_polling()
     return cloud
+
+
+def _endpoint_urls(outputs: dict[str, str], endpoint: LocalEndpoint) -> dict[str, str]:
+    """moto's CloudFormation outputs AWS-style queue URLs: give them the local endpoint.
+
+    (boto3 with ``endpoint_url`` accepts either; the AWS CLI user copies what is printed.)
+    """
+    aws_prefix = f"https://sqs.{endpoint.region}.amazonaws.com/"
+    return {
+        key: endpoint.url + "/" + value.removeprefix(aws_prefix)
+        if value.startswith(aws_prefix)
+        else value
+        for key, value in outputs.items()
+    }
 
 
 def _poller_for(
@@ -286,21 +305,34 @@ def _poller_for(
 
 
 def run_local_up(port: int = DEFAULT_PORT, stage: str = "dev") -> int:
-    """Start the local cloud, print where everything is, log batches until Ctrl-C."""
+    """Start the local cloud, print where everything is, log batches until Ctrl-C.
+
+    Ctrl-C (SIGINT) or SIGTERM stops it cleanly: the pollers finish their current batch,
+    then the server stops.
+    """
 
     def log(line: str) -> None:
         print(f"{time.strftime('%H:%M:%S')} {line}", flush=True)
 
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: object) -> None:
+        stop.set()
+
+    # Installed explicitly: a shell's background job inherits SIGINT ignored, and
+    # SIGTERM (docker stop, kill) deserves the same clean shutdown.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, request_stop)
+    warnings.filterwarnings("ignore", message="Tried to parse", category=UserWarning)
+    logging.getLogger("moto.cloudformation.parsing").setLevel(logging.ERROR)
     print(f"starting moto on localhost:{port} and deploying the {stage} ledger stack...")
     cloud = start_local_cloud(port, stage, on_batch=log)
-    print(cloud.describe())
-    print("send messages with the AWS CLI or boto3 against the endpoint; Ctrl-C to stop.")
     try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
+        print(cloud.describe(), flush=True)
+        print("send messages with the AWS CLI or boto3 against the endpoint; Ctrl-C to stop.")
+        stop.wait()
         print("\nstopping: pollers finish their current batch...", flush=True)
     finally:
         cloud.stop()
-    print("local cloud stopped.")
+    print("local cloud stopped.", flush=True)
     return 0
