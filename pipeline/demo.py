@@ -194,7 +194,7 @@ def render(report: DemoReport) -> str:
     outcome_line = ", ".join(f"{k} {n}" for k, n in sorted(report.outcomes.items()))
     fault_line = ", ".join(f"{k.replace('_', ' ')} {n}" for k, n in report.faults.items())
     lines = [
-        "Exactly-once demo: ledger consumer on the local cloud",
+        "Exactly-once demo: ledger consumer on in-process moto",
         f"  sent                 {report.sent} messages ({v.unique_sent} unique transactions)",
         f"  delivered            {report.delivered} in {report.invocations} invocations",
         f"  redelivered          {report.redelivered}",

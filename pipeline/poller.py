@@ -67,6 +67,7 @@ class Poller:
     fault_counts: FaultCounts = field(default_factory=FaultCounts)
     seed: int = 7
     stats: PollStats = field(default_factory=PollStats)
+    _rngs: dict[int, random.Random] = field(default_factory=dict, repr=False)
     on_batch: Callable[[str], None] = lambda line: None
 
     def drain(self, deadline_seconds: float = 300.0) -> None:
@@ -118,7 +119,8 @@ class Poller:
 
     def _work(self, index: int, stop: threading.Event) -> None:
         handler = self.handler_factory(index)
-        rng = random.Random(self.seed * 1000 + index)
+        # Kept across drains, so that each wave does not replay the same fault rolls.
+        rng = self._rngs.setdefault(index, random.Random(self.seed * 1000 + index))
         while not stop.is_set():
             messages = self.sqs.receive_message(
                 QueueUrl=self.queue_url,
