@@ -11,27 +11,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from moto import mock_aws
+    from pipeline.demo import main_demo
 
-    from pipeline.demo import DemoSettings, render, run_demo
-    from pipeline.faults import FaultRates
-
-    settings = DemoSettings(
-        transactions=args.transactions,
-        accounts=args.accounts,
-        duplicate_rate=args.duplicate_rate,
-        concurrency=args.concurrency,
-        seed=args.seed,
-        faults=FaultRates() if args.no_faults else FaultRates.demo(),
-    )
-    with mock_aws():
-        report = run_demo(settings)
-    print(render(report))
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(report.to_json())
-        print(f"report written to {args.json}")
-    return 0 if report.verdict.passed else 1
+    return main_demo(args)
 
 
 def _local_up(args: argparse.Namespace) -> int:
@@ -98,6 +80,11 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--concurrency", type=int, default=2)
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--no-faults", action="store_true", help="inject no faults")
+    demo.add_argument(
+        "--in-process",
+        action="store_true",
+        help="run on in-process moto instead of the local cloud (a moto server with the stack)",
+    )
     demo.add_argument("--json", default="reports/demo.json", help="where to write the JSON report")
     demo.set_defaults(run=_demo)
     _add_local(commands)

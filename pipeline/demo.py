@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, TextIO
 
 from aws_lambda_powertools import Logger, Metrics
@@ -219,3 +220,25 @@ def render(report: DemoReport) -> str:
         ):
             lines += [f"  {title}: {p}" for p in problems[:10]]
     return "\n".join(lines)
+
+
+def main_demo(args: Any) -> int:
+    """``python -m pipeline demo``: run, print the report, write its JSON, exit on the verdict."""
+    from moto import mock_aws
+
+    settings = DemoSettings(
+        transactions=args.transactions,
+        accounts=args.accounts,
+        duplicate_rate=args.duplicate_rate,
+        concurrency=args.concurrency,
+        seed=args.seed,
+        faults=FaultRates() if args.no_faults else FaultRates.demo(),
+    )
+    with mock_aws():
+        report = run_demo(settings)
+    print(render(report))
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(report.to_json())
+        print(f"report written to {args.json}")
+    return 0 if report.verdict.passed else 1
