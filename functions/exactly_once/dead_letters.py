@@ -22,6 +22,10 @@ _OWN_ATTRIBUTES = 4
 _MAX_ATTRIBUTES = 10  # SQS's limit per message
 _MAX_REASON_CHARS = 1000
 _SEND_BATCH = 10  # SendMessageBatch's limit
+# SQS's size limits since August 2025 (were 256 KiB): one message, counting its body and
+# every attribute's name, type and value, and the sum of a SendMessageBatch's messages.
+MAX_MESSAGE_BYTES = 1_048_576
+MAX_BATCH_BYTES = 1_048_576
 
 
 def _string(value: str) -> dict[str, str]:
@@ -66,8 +70,51 @@ def dead_letter_entry(
     return entry
 
 
+def entry_size(entry: Mapping[str, Any]) -> int:
+    """An entry's size as SQS counts it: body, and each attribute's name, type and value."""
+    size = len(str(entry.get("MessageBody", "")).encode("utf-8"))
+    for name, attribute in (entry.get("MessageAttributes") or {}).items():
+        size += len(name.encode("utf-8")) + len(str(attribute.get("DataType", "")).encode())
+        if attribute.get("StringValue") is not None:
+            size += len(str(attribute["StringValue"]).encode("utf-8"))
+        elif attribute.get("BinaryValue") is not None:
+            size += len(attribute["BinaryValue"])
+    return size
+
+
+def _fitted(entry: dict[str, Any]) -> dict[str, Any] | None:
+    """The entry within SQS's message size, dropping carried-over attributes if need be.
+
+    None when even the body with the reason attributes alone is too large: such a
+    message cannot reach the DLQ with its reason, and is failed instead (SQS's redrive
+    moves it after maxReceiveCount, without the reason; nothing is lost).
+    """
+    if entry_size(entry) <= MAX_MESSAGE_BYTES:
+        return entry
+    own = {k: v for k, v in entry["MessageAttributes"].items() if k.startswith("exactly_once.")}
+    slim = {**entry, "MessageAttributes": own}
+    return slim if entry_size(slim) <= MAX_MESSAGE_BYTES else None
+
+
+def _packed(entries: Sequence[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Entries in order, in batches within SendMessageBatch's count and total size."""
+    batches: list[list[dict[str, Any]]] = []
+    current: list[dict[str, Any]] = []
+    current_bytes = 0
+    for entry in entries:
+        size = entry_size(entry)
+        if current and (len(current) >= _SEND_BATCH or current_bytes + size > MAX_BATCH_BYTES):
+            batches.append(current)
+            current, current_bytes = [], 0
+        current.append(entry)
+        current_bytes += size
+    if current:
+        batches.append(current)
+    return batches
+
+
 class DeadLetterQueue:
-    """Sends dead letters in batches of ten; a failed send turns the decision into a retry."""
+    """Sends dead letters in batches within SQS's limits; a failed send turns into a retry."""
 
     def __init__(self, client: Any, queue_url: str) -> None:
         self._client = client
@@ -79,24 +126,32 @@ class DeadLetterQueue:
         """Send every DLQ-bound message; return the decisions with failed sends as FAILED."""
         bound = [r for r in records if decisions[r["messageId"]].outcome.goes_to_dead_letter]
         settled = dict(decisions)
-        for start in range(0, len(bound), _SEND_BATCH):
-            chunk = bound[start : start + _SEND_BATCH]
-            entries = [
-                dead_letter_entry(record, decisions[record["messageId"]], str(index))
-                for index, record in enumerate(chunk)
-            ]
-            failed: dict[str, str] = {}
-            try:
-                response = self._client.send_message_batch(QueueUrl=self.queue_url, Entries=entries)
-                for failure in response.get("Failed", []):
-                    failed[chunk[int(failure["Id"])]["messageId"]] = failure.get("Message", "")
-            except Exception as exc:  # noqa: BLE001 - any failure to send means "not moved"
-                failed = {record["messageId"]: repr(exc) for record in chunk}
-            for message_id, why in failed.items():
-                previous = decisions[message_id]
-                settled[message_id] = Decision(
-                    Outcome.FAILED,
-                    record_id=previous.record_id,
-                    reason=f"could not move to the DLQ ({previous.reason}): {why}",
+        failed: dict[str, str] = {}
+        by_entry_id: dict[str, str] = {}
+        entries: list[dict[str, Any]] = []
+        for index, record in enumerate(bound):
+            message_id = record["messageId"]
+            entry = _fitted(dead_letter_entry(record, decisions[message_id], str(index)))
+            if entry is None:
+                failed[message_id] = (
+                    f"body and reason exceed SQS's {MAX_MESSAGE_BYTES} bytes; left to the "
+                    "queue's redrive policy"
                 )
+                continue
+            by_entry_id[entry["Id"]] = message_id
+            entries.append(entry)
+        for chunk in _packed(entries):
+            try:
+                response = self._client.send_message_batch(QueueUrl=self.queue_url, Entries=chunk)
+                for failure in response.get("Failed", []):
+                    failed[by_entry_id[failure["Id"]]] = failure.get("Message", "")
+            except Exception as exc:  # noqa: BLE001 - any failure to send means "not moved"
+                failed.update({by_entry_id[entry["Id"]]: repr(exc) for entry in chunk})
+        for message_id, why in failed.items():
+            previous = decisions[message_id]
+            settled[message_id] = Decision(
+                Outcome.FAILED,
+                record_id=previous.record_id,
+                reason=f"could not move to the DLQ ({previous.reason}): {why}",
+            )
         return settled
