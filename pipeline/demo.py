@@ -13,11 +13,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+import boto3
 from aws_lambda_powertools import Logger, Metrics
 
 from exactly_once import ExactlyOnceBatchHandler
 from pipeline import moto_patches
-from pipeline.faults import FaultCounts, FaultRates, FaultyDynamoDB
+from pipeline.faults import FaultCounts, FaultRates, inject_client_faults
 from pipeline.poller import Poller
 from pipeline.resources import LedgerResources, create_ledger_resources
 from pipeline.serialized import SerializedClient
@@ -103,11 +104,15 @@ def run_demo(
     def handler_for(worker: int) -> ExactlyOnceBatchHandler:
         """One warm container per worker, kept across waves (and so is its fault sequence)."""
         if worker not in containers:
-            rng = random.Random(settings.seed * 7919 + worker)
-            dynamodb = FaultyDynamoDB(
-                SerializedClient(resources.dynamodb, lock), settings.faults, counts, rng
+            # A client of its own, as a container has: the fault hooks go on it alone.
+            own = boto3.client("dynamodb", region_name=resources.dynamodb.meta.region_name)
+            inject_client_faults(
+                own,
+                settings.faults,
+                counts,
+                random.Random(settings.seed * 7919 + worker),
             )
-            containers[worker] = consumer(resources, dynamodb)
+            containers[worker] = consumer(resources, SerializedClient(own, lock))
         return containers[worker]
 
     poller = Poller(

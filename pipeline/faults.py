@@ -1,4 +1,9 @@
-"""Faults injected around the consumer (its clients and its invocation), never inside it."""
+"""Faults injected around the consumer (its AWS clients and its invocation), never inside it.
+
+Client faults are botocore event hooks on the consumer's own DynamoDB client: the code
+under test runs unchanged and sees what it would see from AWS (a throttling error) or
+simply stops (a crash before or after a write reached DynamoDB).
+"""
 
 from __future__ import annotations
 
@@ -16,7 +21,7 @@ class InjectedCrash(BaseException):
 
 @dataclass(frozen=True)
 class FaultRates:
-    """Probabilities per invocation (crashes, lost responses) or per DynamoDB write (throttling)."""
+    """Probabilities per DynamoDB write (crashes, throttling) or per invocation (lost response)."""
 
     crash_before_effect: float = 0.0
     crash_after_effect: float = 0.0
@@ -46,45 +51,37 @@ class FaultCounts:
         return {k: v for k, v in vars(self).items() if not k.startswith("_")}
 
 
-_EFFECT_CALLS = frozenset({"transact_write_items", "put_item", "update_item"})
+# The writes that carry an effect or a record, in either mode.
+EFFECT_OPERATIONS = ("TransactWriteItems", "PutItem", "UpdateItem")
 
 
-class FaultyDynamoDB:
-    """A DynamoDB client that sometimes throttles, or crashes the process around a write."""
+def inject_client_faults(
+    dynamodb: Any, rates: FaultRates, counts: FaultCounts, rng: random.Random
+) -> None:
+    """Register throttling and crash hooks on a boto3 DynamoDB client's write calls."""
 
-    def __init__(
-        self, client: Any, rates: FaultRates, counts: FaultCounts, rng: random.Random
-    ) -> None:
-        self._client = client
-        self._rates = rates
-        self._counts = counts
-        self._rng = rng
+    def before(model: Any, **_: Any) -> None:
+        if rng.random() < rates.throttle:
+            counts.add("throttled")
+            raise ClientError(
+                {
+                    "Error": {
+                        "Code": "ProvisionedThroughputExceededException",
+                        "Message": "injected throttling",
+                    }
+                },
+                model.name,
+            )
+        if rng.random() < rates.crash_before_effect:
+            counts.add("crashes_before_effect")
+            raise InjectedCrash(f"before {model.name}")
 
-    def __getattr__(self, name: str) -> Any:
-        attribute = getattr(self._client, name)
-        if name not in _EFFECT_CALLS:
-            return attribute
+    def after(model: Any, **_: Any) -> None:
+        if rng.random() < rates.crash_after_effect:
+            counts.add("crashes_after_effect")
+            raise InjectedCrash(f"after {model.name}")
 
-        def call(*args: Any, **kwargs: Any) -> Any:
-            roll = self._rng.random()
-            if roll < self._rates.throttle:
-                self._counts.add("throttled")
-                raise ClientError(
-                    {
-                        "Error": {
-                            "Code": "ProvisionedThroughputExceededException",
-                            "Message": "injected throttling",
-                        }
-                    },
-                    name,
-                )
-            if self._rng.random() < self._rates.crash_before_effect:
-                self._counts.add("crashes_before_effect")
-                raise InjectedCrash(f"before {name}")
-            result = attribute(*args, **kwargs)
-            if self._rng.random() < self._rates.crash_after_effect:
-                self._counts.add("crashes_after_effect")
-                raise InjectedCrash(f"after {name}")
-            return result
-
-        return call
+    events = dynamodb.meta.events
+    for operation in EFFECT_OPERATIONS:
+        events.register(f"before-call.dynamodb.{operation}", before)
+        events.register(f"after-call.dynamodb.{operation}", after)
