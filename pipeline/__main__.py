@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
             "Example: python -m pipeline demo --transactions 500 --seed 3"
         ),
     )
-    demo.add_argument("--transactions", type=int, default=1500)
+    demo.add_argument("--transactions", type=int, default=1000)
     demo.add_argument("--accounts", type=int, default=50)
     demo.add_argument("--duplicate-rate", type=float, default=0.2)
     demo.add_argument("--concurrency", type=int, default=2)

@@ -23,7 +23,7 @@ from pipeline.poller import Poller
 from pipeline.resources import LedgerResources, create_ledger_resources
 from pipeline.serialized import SerializedClient
 from pipeline.verdict import Verdict, judge
-from pipeline.workload import generate
+from pipeline.workload import Workload, generate
 
 # Builds one worker's handler from the resources and the (serialized, faulty) DynamoDB client.
 ConsumerFactory = Callable[[LedgerResources, Any], ExactlyOnceBatchHandler]
@@ -31,7 +31,7 @@ ConsumerFactory = Callable[[LedgerResources, Any], ExactlyOnceBatchHandler]
 
 @dataclass(frozen=True)
 class DemoSettings:
-    transactions: int = 1500
+    transactions: int = 1000
     accounts: int = 50
     duplicate_rate: float = 0.2
     invalid_rate: float = 0.02
@@ -46,6 +46,7 @@ class DemoSettings:
 
 @dataclass
 class DemoReport:
+    where: str
     settings: dict[str, Any]
     sent: int
     delivered: int
@@ -75,6 +76,52 @@ def ledger_consumer(resources: LedgerResources, dynamodb: Any) -> ExactlyOnceBat
     )
 
 
+def _workload(settings: DemoSettings) -> Workload:
+    return generate(
+        transactions=settings.transactions,
+        accounts=settings.accounts,
+        duplicate_rate=settings.duplicate_rate,
+        invalid_rate=settings.invalid_rate,
+        conflict_rate=settings.conflict_rate,
+        wave_size=settings.wave_size,
+        seed=settings.seed,
+    )
+
+
+def _run_waves(
+    settings: DemoSettings,
+    workload: Workload,
+    poller: Poller,
+    counts: FaultCounts,
+    judged: Callable[[], Verdict],
+    *,
+    where: str,
+    started: float,
+    out: TextIO,
+) -> DemoReport:
+    """Send each wave, poll until it is settled, then judge the ledger."""
+    progress = Progress(out, total=len(workload.sends))
+    poller.on_batch = lambda _line: progress.show(poller.stats.deleted, poller.stats.invocations)
+    for wave in workload.waves:
+        send_wave(poller.sqs, poller.queue_url, wave)
+        progress.sent(len(wave))
+        poller.drain()
+    progress.done()
+    return DemoReport(
+        where=where,
+        settings={k: v for k, v in asdict(settings).items() if k != "faults"}
+        | {"faults": asdict(settings.faults)},
+        sent=len(workload.sends),
+        delivered=poller.stats.delivered,
+        redelivered=poller.stats.redelivered,
+        invocations=poller.stats.invocations,
+        outcomes=dict(poller.stats.outcomes),
+        faults=counts.as_dict(),
+        verdict=judged(),
+        wall_seconds=round(time.monotonic() - started, 2),
+    )
+
+
 def run_demo(
     settings: DemoSettings,
     *,
@@ -85,20 +132,10 @@ def run_demo(
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     moto_patches.install()
     started = time.monotonic()
-    workload = generate(
-        transactions=settings.transactions,
-        accounts=settings.accounts,
-        duplicate_rate=settings.duplicate_rate,
-        invalid_rate=settings.invalid_rate,
-        conflict_rate=settings.conflict_rate,
-        wave_size=settings.wave_size,
-        seed=settings.seed,
-    )
+    workload = _workload(settings)
     resources = create_ledger_resources(visibility_timeout=settings.visibility_timeout)
     lock = threading.Lock()
     counts = FaultCounts()
-    sqs = SerializedClient(resources.sqs, lock)
-
     containers: dict[int, ExactlyOnceBatchHandler] = {}
 
     def handler_for(worker: int) -> ExactlyOnceBatchHandler:
@@ -106,17 +143,13 @@ def run_demo(
         if worker not in containers:
             # A client of its own, as a container has: the fault hooks go on it alone.
             own = boto3.client("dynamodb", region_name=resources.dynamodb.meta.region_name)
-            inject_client_faults(
-                own,
-                settings.faults,
-                counts,
-                random.Random(settings.seed * 7919 + worker),
-            )
+            rng = random.Random(settings.seed * 7919 + worker)
+            inject_client_faults(own, settings.faults, counts, rng)
             containers[worker] = consumer(resources, SerializedClient(own, lock))
         return containers[worker]
 
     poller = Poller(
-        sqs=sqs,
+        sqs=SerializedClient(resources.sqs, lock),
         queue_url=resources.queue_url,
         queue_arn=resources.queue_arn,
         handler_factory=handler_for,
@@ -126,30 +159,92 @@ def run_demo(
         fault_counts=counts,
         seed=settings.seed,
     )
-    progress = Progress(out, total=len(workload.sends))
-    for wave in workload.waves:
-        send_wave(sqs, resources.queue_url, wave)
-        progress.sent(len(wave))
-        poller.on_batch = lambda _line: progress.show(
-            poller.stats.deleted, poller.stats.invocations
+    return _run_waves(
+        settings,
+        workload,
+        poller,
+        counts,
+        lambda: judge(
+            workload, resources.dynamodb, resources.ledger_table, resources.sqs, resources.dlq_url
+        ),
+        where="in-process moto",
+        started=started,
+        out=out,
+    )
+
+
+def run_demo_on_local_cloud(
+    settings: DemoSettings, *, stage: str = "dev", out: TextIO = sys.stderr
+) -> DemoReport:
+    """Run the workload on the local cloud: the deployed stack on a moto server.
+
+    The same template as ``cdk synth``, the function's handler, environment and timeout
+    and the mapping's batch size, read back from moto's APIs. One thing is compressed:
+    the queue's visibility timeout (180 s as deployed) is set to
+    ``settings.visibility_timeout`` so that redeliveries come in seconds.
+    """
+    from pipeline.local_cloud import LocalContainer, quiet_moto, start_local_cloud
+    from pipeline.moto_server import free_port
+    from pipeline.stack import LocalClients
+
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
+    moto_patches.install()  # the server runs in this process: its backends are patched too
+    quiet_moto()
+    started = time.monotonic()
+    workload = _workload(settings)
+    print("starting the local cloud (moto server, ledger stack)...", file=out, flush=True)
+    cloud = start_local_cloud(free_port(), stage, poll=False)
+    try:
+        clients = LocalClients(cloud.endpoint_url, cloud.endpoint.region)
+        sqs, dynamodb = clients.client("sqs"), clients.client("dynamodb")
+        queue_url = cloud.outputs["QueueUrl"]
+        sqs.set_queue_attributes(
+            QueueUrl=queue_url,
+            Attributes={"VisibilityTimeout": str(settings.visibility_timeout)},
         )
-        poller.drain()
-    progress.done()
-    verdict = judge(
-        workload, resources.dynamodb, resources.ledger_table, resources.sqs, resources.dlq_url
-    )
-    return DemoReport(
-        settings={k: v for k, v in asdict(settings).items() if k != "faults"}
-        | {"faults": asdict(settings.faults)},
-        sent=len(workload.sends),
-        delivered=poller.stats.delivered,
-        redelivered=poller.stats.redelivered,
-        invocations=poller.stats.invocations,
-        outcomes=dict(poller.stats.outcomes),
-        faults=counts.as_dict(),
-        verdict=verdict,
-        wall_seconds=round(time.monotonic() - started, 2),
-    )
+        mapping = cloud.mappings[0]
+        counts = FaultCounts()
+        containers: dict[int, LocalContainer] = {}
+
+        def handler_for(worker: int) -> Any:
+            if worker not in containers:
+                container = LocalContainer(cloud.function, mapping.report_batch_item_failures)
+                rng = random.Random(settings.seed * 7919 + worker)
+                inject_client_faults(container.module.dynamodb, settings.faults, counts, rng)
+                containers[worker] = container
+            return containers[worker]
+
+        poller = Poller(
+            sqs=sqs,
+            queue_url=queue_url,
+            queue_arn=mapping.queue_arn,
+            handler_factory=handler_for,
+            batch_size=mapping.batch_size,
+            concurrency=settings.concurrency,
+            timeout_seconds=float(cloud.function.timeout_seconds),
+            faults=settings.faults,
+            fault_counts=counts,
+            seed=settings.seed,
+        )
+        return _run_waves(
+            settings,
+            workload,
+            poller,
+            counts,
+            lambda: judge(
+                workload,
+                dynamodb,
+                cloud.outputs["LedgerTableName"],
+                sqs,
+                cloud.outputs["DeadLetterQueueUrl"],
+            ),
+            where=f"the local cloud ({cloud.endpoint_url}, stack {stage})",
+            started=started,
+            out=out,
+        )
+    finally:
+        cloud.stop()
 
 
 def send_wave(sqs: Any, queue_url: str, wave: list[Any]) -> None:
@@ -200,7 +295,7 @@ def render(report: DemoReport) -> str:
     outcome_line = ", ".join(f"{k} {n}" for k, n in sorted(report.outcomes.items()))
     fault_line = ", ".join(f"{k.replace('_', ' ')} {n}" for k, n in report.faults.items())
     lines = [
-        "Exactly-once demo: ledger consumer on in-process moto",
+        f"Exactly-once demo: ledger consumer on {report.where}",
         f"  sent                 {report.sent} messages ({v.unique_sent} unique transactions)",
         f"  delivered            {report.delivered} in {report.invocations} invocations",
         f"  redelivered          {report.redelivered}",
@@ -239,8 +334,11 @@ def main_demo(args: Any) -> int:
         seed=args.seed,
         faults=FaultRates() if args.no_faults else FaultRates.demo(),
     )
-    with mock_aws():
-        report = run_demo(settings)
+    if args.in_process:
+        with mock_aws():
+            report = run_demo(settings)
+    else:
+        report = run_demo_on_local_cloud(settings)
     print(render(report))
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)

@@ -216,8 +216,12 @@ def start_local_cloud(
     *,
     region: str = DEFAULT_REGION,
     on_batch: Callable[[str], None] = lambda line: None,
+    poll: bool = True,
 ) -> LocalCloud:
     """Start the server, deploy the stack, start the pollers; ``stop()`` undoes it all.
+
+    With ``poll=False`` the pollers are built but not started: a caller (the demo) runs
+    its own, with faults around them.
 
     Sets the function's environment variables and the endpoint's (``AWS_ENDPOINT_URL``,
     region, fake credentials) in ``os.environ`` until ``stop()``: the handler module
@@ -257,7 +261,8 @@ def start_local_cloud(
         pollers=pollers,
         _resources=resources,
     )
-    cloud.start_polling()
+    if poll:
+        cloud.start_polling()
     return cloud
 
 
@@ -304,6 +309,13 @@ def _poller_for(
     )
 
 
+def quiet_moto() -> None:
+    """moto's notes on template resources it skips (alarms, queue policies) are not news."""
+    warnings.filterwarnings("ignore", message="Tried to parse", category=UserWarning)
+    logging.getLogger("moto.cloudformation.parsing").setLevel(logging.ERROR)
+    logging.getLogger("moto").setLevel(logging.ERROR)  # CloudFormation parsing logs as "moto"
+
+
 def run_local_up(port: int = DEFAULT_PORT, stage: str = "dev") -> int:
     """Start the local cloud, print where everything is, log batches until Ctrl-C.
 
@@ -323,8 +335,7 @@ def run_local_up(port: int = DEFAULT_PORT, stage: str = "dev") -> int:
     # SIGTERM (docker stop, kill) deserves the same clean shutdown.
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, request_stop)
-    warnings.filterwarnings("ignore", message="Tried to parse", category=UserWarning)
-    logging.getLogger("moto.cloudformation.parsing").setLevel(logging.ERROR)
+    quiet_moto()
     print(f"starting moto on localhost:{port} and deploying the {stage} ledger stack...")
     cloud = start_local_cloud(port, stage, on_batch=log)
     try:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import io
 import json
+import os
 import tempfile
 import zipfile
 from collections.abc import Iterator, Mapping
@@ -131,6 +132,8 @@ def synthesize_ledger_stack(
 
     Takes 4-6 s the first time in a process (loading aws-cdk-lib), under 1 s after.
     """
+    # jsii's Node end-of-life banner would bury the output of whoever asked for a template.
+    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
     import aws_cdk as cdk  # heavy: only when a template is wanted
 
     from app import add_ledger_stack

@@ -18,9 +18,10 @@ from .bootstrap import build_handler
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "ledger"))
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "ExactlyOnce"))
+dynamodb = boto3.client("dynamodb")
 handle_batch = build_handler(
     os.environ,
-    dynamodb=boto3.client("dynamodb"),
+    dynamodb=dynamodb,
     sqs=LazyClient(lambda: boto3.client("sqs")),
     logger=logger,
     metrics=metrics,

@@ -77,3 +77,24 @@ def test_the_verdict_fails_when_the_exactly_once_layer_is_bypassed(aws: None) ->
     assert not report.verdict.passed
     assert report.verdict.applied_twice, "resends must show up as transactions applied twice"
     assert "VERDICT: FAIL" in render(report)
+
+
+def test_small_demo_on_the_local_cloud_passes(aws: None) -> None:
+    """The CLI's default path: the deployed stack on a moto server, the function's handler."""
+    from pipeline.demo import run_demo_on_local_cloud
+
+    settings = DemoSettings(
+        transactions=80,
+        accounts=5,
+        wave_size=80,
+        duplicate_rate=0.3,
+        conflict_rate=0.05,
+        invalid_rate=0.05,
+        faults=FaultRates(
+            crash_before_effect=0.05, crash_after_effect=0.05, lost_response=0.05, throttle=0.05
+        ),
+    )
+    report = run_demo_on_local_cloud(settings, out=io.StringIO())
+    assert report.verdict.passed, render(report)
+    assert "the local cloud" in render(report)
+    assert report.outcomes.get("processed", 0) > 0 and report.outcomes.get("duplicate", 0) > 0
