@@ -187,11 +187,18 @@ class LocalCloud:
         return False
 
     def stop(self) -> None:
-        """Stop the pollers (after their current batch), the server; restore os.environ."""
+        """Stop the pollers (after their current batch), the server; restore os.environ.
+
+        Also forgets everything the server held: moto's backends live in this process,
+        not in the server, and would make the next local cloud's stack "already exist".
+        """
+        from moto.moto_api._internal.models import moto_api_backend
+
         self._stop.set()
         for thread in self._threads:
             thread.join()
         self._resources.close()
+        moto_api_backend.reset()
 
     def describe(self) -> str:
         lines = [

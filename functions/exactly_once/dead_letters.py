@@ -8,6 +8,7 @@ reason and would retry a message that can never succeed.
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -21,7 +22,11 @@ RECORD_ID = "exactly_once.record_id"
 _OWN_ATTRIBUTES = 4
 _MAX_ATTRIBUTES = 10  # SQS's limit per message
 _MAX_REASON_CHARS = 1000
-_SEND_BATCH = 10  # SendMessageBatch's limit
+_SEND_BATCH = 10
+# Characters SQS refuses in a string attribute: a reason must never fail the send.
+_SQS_UNSAFE = re.compile(
+    "[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
+)  # SendMessageBatch's limit
 # SQS's size limits since August 2025 (were 256 KiB): one message, counting its body and
 # every attribute's name, type and value, and the sum of a SendMessageBatch's messages.
 MAX_MESSAGE_BYTES = 1_048_576
@@ -53,7 +58,8 @@ def dead_letter_entry(
 ) -> dict[str, Any]:
     """A SendMessageBatch entry: the body untouched, the reason in message attributes."""
     attributes = _carry_over(record.get("messageAttributes") or {})
-    attributes[REASON] = _string(decision.reason[:_MAX_REASON_CHARS] or decision.outcome.value)
+    reason = _SQS_UNSAFE.sub("?", decision.reason[:_MAX_REASON_CHARS])
+    attributes[REASON] = _string(reason or decision.outcome.value)
     attributes[OUTCOME] = _string(decision.outcome.value)
     attributes[SOURCE_MESSAGE_ID] = _string(record["messageId"])
     if decision.record_id:

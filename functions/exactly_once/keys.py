@@ -39,8 +39,9 @@ def decode_body(body: str) -> dict[str, Any]:
 
 def payload_hash(document: dict[str, Any]) -> str:
     """A hash of the body's content, independent of key order and white space."""
-    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    # ASCII escapes: a lone surrogate (valid in JSON, not in UTF-8) still hashes.
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(canonical.encode("ascii")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,11 @@ class KeySpec:
             )
         if not value.strip():
             raise InvalidMessage(f"idempotency key at {self.path!r} is empty")
-        if len(value.encode("utf-8")) > MAX_KEY_BYTES:
+        try:
+            size = len(value.encode("utf-8"))
+        except UnicodeEncodeError:  # a lone surrogate: valid JSON, but no text
+            raise InvalidMessage(f"idempotency key at {self.path!r} is not valid Unicode") from None
+        if size > MAX_KEY_BYTES:
             raise InvalidMessage(f"idempotency key at {self.path!r} exceeds {MAX_KEY_BYTES} bytes")
         return value
 

@@ -14,6 +14,7 @@ from .currencies import ISO_4217
 
 MAX_CENTS = 2**63 - 1  # balances are 64-bit cents in every system the ledger feeds
 _ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,127}$"
+FIELDS = ("transaction_id", "account_id", "amount", "currency")
 _AMOUNT = re.compile(r"^-?(0|[1-9][0-9]*)(\.[0-9]{1,2})?$")
 
 
@@ -66,9 +67,14 @@ def parse_transaction(document: dict[str, Any]) -> LedgerTransaction:
     except ValidationError as exc:
         problems = []
         for error in exc.errors(include_input=False, include_url=False):
+            if error["type"] == "extra_forbidden":
+                # The name is the sender's text: it may carry data, so it is not repeated.
+                problems.append(f"body: has fields other than {', '.join(FIELDS)}")
+                continue
             field = ".".join(str(part) for part in error["loc"]) or "body"
             message = error["msg"].removeprefix("Value error, ")
             if error["type"] == "string_pattern_mismatch":
                 message = "must be 1-128 characters of letters, digits and ._:@/- "
             problems.append(f"{field}: {message.strip()}")
-        raise InvalidMessage("invalid transaction: " + "; ".join(problems)) from None
+        unique = list(dict.fromkeys(problems))
+        raise InvalidMessage("invalid transaction: " + "; ".join(unique)) from None

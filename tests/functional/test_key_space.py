@@ -117,13 +117,6 @@ def test_a_mixed_batch_writes_exactly_its_own_items(
     assert resources.balance("victim") == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=UnicodeEncodeError,
-    reason="bug: exactly_once/keys.py KeySpec.raw_key measures the key with .encode('utf-8'); "
-    "a lone surrogate ('\\ud800', valid JSON) raises UnicodeEncodeError instead of "
-    "InvalidMessage, and the whole batch fails as a function error",
-)
 def test_a_key_that_is_not_encodable_is_invalid_not_a_crash(
     ledger: LedgerHarness, resources: LedgerResources
 ) -> None:

@@ -154,11 +154,6 @@ def test_the_hostile_corpus_leaves_no_body_in_the_logs(
             assert body not in logged
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: the invalid-transaction reason quotes unknown field NAMES from the body "
-    "(ledger/model.py parse_transaction), so they reach the logs and the DLQ attributes",
-)
 def test_an_unknown_field_name_is_not_logged(
     handler_module: ModuleType,
     resources: LedgerResources,

@@ -98,11 +98,6 @@ def run() -> Iterator[Run]:
         )
     finally:
         cloud.stop()
-        # moto's backends are process-global and outlive the server: without a reset, the
-        # next local cloud in this process fails to create its stack (AlreadyExists).
-        from moto.moto_api._internal.models import moto_api_backend
-
-        moto_api_backend.reset()
 
 
 def _attribute(message: dict[str, Any], name: str) -> str:

@@ -37,7 +37,7 @@ def test_amounts_become_integer_cents(amount: str, cents: int) -> None:
         ({"account_id": ""}, "account_id", "1-128 characters"),
         ({"account_id": "a\u0000b"}, "account_id", "1-128 characters"),
         ({"transaction_id": "caf\u00e9"}, "transaction_id", "1-128 characters"),
-        ({"extra": 1}, "extra", "not permitted"),
+        ({"extra": 1}, "body", "has fields other than"),
     ],
 )
 def test_invalid_transactions_name_the_field(
