@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import random
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +29,13 @@ class FaultRates:
     crash_after_effect: float = 0.0
     lost_response: float = 0.0
     throttle: float = 0.0
+    # A transaction cancelled by a concurrent one (TransactionConflict), as AWS does under
+    # contention and the serialized local cloud never does.
+    transaction_conflict: float = 0.0
+    # An invocation that stalls before its effect for ``stall_seconds``: its lease (or
+    # the message's visibility) runs out and another invocation takes over (a zombie).
+    stall: float = 0.0
+    stall_seconds: float = 0.0
 
     @classmethod
     def demo(cls) -> FaultRates:
@@ -41,6 +50,8 @@ class FaultCounts:
     crashes_after_effect: int = 0
     lost_responses: int = 0
     throttled: int = 0
+    transaction_conflicts: int = 0
+    stalls: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, name: str) -> None:
@@ -55,29 +66,54 @@ class FaultCounts:
 EFFECT_OPERATIONS = ("TransactWriteItems", "PutItem", "UpdateItem")
 
 
-def inject_client_faults(
-    dynamodb: Any, rates: FaultRates, counts: FaultCounts, rng: random.Random
-) -> None:
-    """Register throttling and crash hooks on a boto3 DynamoDB client's write calls."""
+def _error(code: str, message: str, operation: str, **extra: Any) -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": message}, **extra}, operation)
 
-    def before(model: Any, **_: Any) -> None:
+
+def inject_client_faults(
+    dynamodb: Any,
+    rates: FaultRates | Callable[[], FaultRates],
+    counts: FaultCounts,
+    rng: random.Random,
+    *,
+    idempotency_table: str | None = None,
+) -> None:
+    """Register fault hooks on a boto3 DynamoDB client's write calls.
+
+    Stalls happen only before an effect: a transaction, or a write to any table other than
+    ``idempotency_table`` (in leased mode, after the lease is taken). ``rates`` may be a
+    callable, read at each call: a campaign turns faults off for its final settling.
+    """
+    current = rates if callable(rates) else (lambda: rates)
+
+    def before(model: Any, params: dict[str, Any], **_: Any) -> None:
+        rates = current()
         if rng.random() < rates.throttle:
             counts.add("throttled")
-            raise ClientError(
-                {
-                    "Error": {
-                        "Code": "ProvisionedThroughputExceededException",
-                        "Message": "injected throttling",
-                    }
-                },
+            raise _error(
+                "ProvisionedThroughputExceededException", "injected throttling", model.name
+            )
+        if model.name == "TransactWriteItems" and rng.random() < rates.transaction_conflict:
+            counts.add("transaction_conflicts")
+            items = params.get("TransactItems", [])
+            raise _error(
+                "TransactionCanceledException",
+                "Transaction cancelled [TransactionConflict] (injected)",
                 model.name,
+                CancellationReasons=[{"Code": "TransactionConflict"} for _ in items],
             )
         if rng.random() < rates.crash_before_effect:
             counts.add("crashes_before_effect")
             raise InjectedCrash(f"before {model.name}")
+        is_effect = params.get("TableName", idempotency_table) != idempotency_table or (
+            model.name == "TransactWriteItems"
+        )
+        if is_effect and rng.random() < rates.stall:
+            counts.add("stalls")
+            time.sleep(rates.stall_seconds)
 
     def after(model: Any, **_: Any) -> None:
-        if rng.random() < rates.crash_after_effect:
+        if rng.random() < current().crash_after_effect:
             counts.add("crashes_after_effect")
             raise InjectedCrash(f"after {model.name}")
 

@@ -22,6 +22,10 @@ class Verdict:
     wrong_balances: list[str] = field(default_factory=list)
     applied_twice: list[str] = field(default_factory=list)
     lost: list[str] = field(default_factory=list)
+    # Balances whose surplus is explained by repeats the caller expected (leased mode:
+    # transactions whose lease was taken over), with the transactions' causes.
+    explained_repeats: list[str] = field(default_factory=list)
+    repeats: int = 0
 
     @property
     def passed(self) -> bool:
@@ -102,8 +106,20 @@ def _explained(got: tuple[int, int], base: tuple[int, int], unsettled: list[int]
     )
 
 
-def judge(workload: Workload, dynamodb: Any, ledger_table: str, sqs: Any, dlq_url: str) -> Verdict:
+def judge(
+    workload: Workload,
+    dynamodb: Any,
+    ledger_table: str,
+    sqs: Any,
+    dlq_url: str,
+    *,
+    may_repeat: dict[str, tuple[int, str]] | None = None,
+) -> Verdict:
     """Every balance equals its account's unique valid transactions, each applied once.
+
+    ``may_repeat`` names transactions that may have been applied more than once: how many
+    extra times at most, and why (leased mode: each takeover of an expired lease);
+    a surplus they explain is reported in ``explained_repeats``, any other is a failure.
 
     A transaction with a copy that SQS itself moved to the DLQ (after maxReceiveCount
     failed deliveries) is not lost, it sits in the DLQ; it may or may not have been
@@ -120,6 +136,7 @@ def judge(workload: Workload, dynamodb: Any, ledger_table: str, sqs: Any, dlq_ur
     }
     base: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
     unsettled: dict[tuple[str, str], list[int]] = defaultdict(list)
+    repeatable: dict[tuple[str, str], list[tuple[int, str]]] = defaultdict(list)
     for sent in workload.sends:
         if sent.kind != "original" or not (sent.account_id and sent.currency):
             continue
@@ -129,6 +146,10 @@ def judge(workload: Workload, dynamodb: Any, ledger_table: str, sqs: Any, dlq_ur
         else:
             base[key][0] += sent.amount_cents
             base[key][1] += 1
+        if may_repeat and sent.transaction_id in may_repeat:
+            extra, cause = may_repeat[sent.transaction_id]
+            for _ in range(extra):
+                repeatable[key].append((sent.amount_cents, f"{sent.transaction_id}: {cause}"))
     verdict = Verdict(
         unique_sent=workload.unique_transactions(),
         applied=sum(count for _, count in actual.values()),
@@ -138,9 +159,19 @@ def judge(workload: Workload, dynamodb: Any, ledger_table: str, sqs: Any, dlq_ur
     for key in sorted(set(base) | set(unsettled) | set(actual)):
         want = (base[key][0], base[key][1]) if key in base else (0, 0)
         got = actual.get(key, (0, 0))
+        label = f"{key[0]}/{key[1]}"
         if _explained(got, want, unsettled.get(key, [])):
             continue
-        label = f"{key[0]}/{key[1]}"
+        repeats = repeatable.get(key, [])
+        candidates = unsettled.get(key, []) + [cents for cents, _ in repeats]
+        if _explained(got, want, candidates):
+            surplus = got[1] - want[1] - len(unsettled.get(key, []))
+            verdict.repeats += max(surplus, 0)
+            causes = "; ".join(dict.fromkeys(cause for _, cause in repeats))
+            verdict.explained_repeats.append(
+                f"{label}: {got[1]} applied, {want[1]} sent ({causes})"
+            )
+            continue
         ceiling = want[1] + len(unsettled.get(key, []))
         if got[1] > ceiling:
             verdict.applied_twice.append(f"{label}: {got[1]} applied, at most {ceiling} sent")

@@ -22,7 +22,7 @@ from .config import ExactlyOnceConfig
 from .errors import LeaseLost
 from .messages import Candidate, Decision, admit, is_fifo
 from .outcomes import Outcome
-from .protocol import Verdict, classify, expiration_for, is_expired, lease_expiry_for, now_millis
+from .protocol import Verdict, classify, expiration_for, lease_expiry_for, now_millis
 from .records import IdempotencyRecord, RecordStatus
 from .store import IdempotencyStore
 
@@ -107,21 +107,8 @@ class LeasedConsumer(Generic[M]):
         if not claim.won:
             return self._refused(candidate, claim.existing, now)
 
-        attempt = 1
-        previous = claim.existing
-        if (
-            previous
-            and previous.status is RecordStatus.INPROGRESS
-            and not is_expired(previous, now)
-        ):
-            # We took over a lease that ran out: an earlier attempt may have applied the effect.
-            attempt = previous.attempt + 1
-            try:
-                self._store.note_takeover(candidate.record_id, owner, attempt, previous.lease_owner)
-            except LeaseLost as exc:
-                return Decision(Outcome.IN_PROGRESS, candidate.record_id, str(exc))
-            except _AWS_ERRORS as exc:
-                return Decision(Outcome.FAILED, candidate.record_id, f"takeover not noted: {exc}")
+        # A previous lease on this key (INPROGRESS, expired) may have applied the effect.
+        attempt = claim.existing.attempt + 1 if claim.existing else 1
 
         try:
             self._effect.apply(candidate.message, candidate.record_id, attempt)

@@ -85,14 +85,48 @@ class IdempotencyStore:
     # --- leased mode ----------------------------------------------------------------
 
     def acquire(self, record: IdempotencyRecord, now: float) -> Claim:
-        """Put an INPROGRESS ``record`` if its key is claimable; else return what holds it."""
+        """Take the key with an INPROGRESS ``record`` if claimable; else return what holds it.
+
+        An update rather than a put, so that one request also counts the attempt and keeps
+        the owner it displaces: ``attempt`` > 1 afterwards says an earlier lease on this
+        key ran out (or its record expired) and another invocation took over.
+        """
+        fields = {
+            "#status": (r.STATUS, record.status.value, "S"),
+            "#hash": (r.PAYLOAD_HASH, record.payload_hash, "S"),
+            "#exp": (r.EXPIRATION, str(record.expiration), "N"),
+            "#updated": (r.UPDATED_AT_MS, str(record.updated_at_ms), "N"),
+            "#message": (r.MESSAGE_ID, record.message_id, "S"),
+            "#owner": (r.LEASE_OWNER, record.lease_owner or "", "S"),
+            "#lease": (r.LEASE_EXPIRY_MS, str(record.lease_expiry_ms or 0), "N"),
+        }
+        assignments = ", ".join(f"{name} = :v{index}" for index, name in enumerate(fields))
+        values = {
+            f":v{index}": {kind: value} for index, (_, value, kind) in enumerate(fields.values())
+        }
         try:
-            response = self._client.put_item(
+            response = self._client.update_item(
                 TableName=self.table_name,
-                Item=record.to_item(),
+                Key={r.ID: {"S": record.id}},
+                # Right-hand sides read the item as it was: the displaced owner is kept.
+                UpdateExpression=(
+                    "SET #previous = if_not_exists(#owner, :none), "
+                    "#attempt = if_not_exists(#attempt, :zero) + :one, " + assignments
+                ),
                 ConditionExpression=CLAIMABLE_CONDITION,
-                ExpressionAttributeNames=_names("#id", "#exp", "#status", "#lease"),
-                ExpressionAttributeValues=_claimable_values(now),
+                ExpressionAttributeNames={
+                    **{name: attribute for name, (attribute, _, _) in fields.items()},
+                    "#id": r.ID,
+                    "#previous": r.PREVIOUS_OWNER,
+                    "#attempt": r.ATTEMPT,
+                },
+                ExpressionAttributeValues={
+                    **_claimable_values(now),
+                    **values,
+                    ":none": {"S": "none"},
+                    ":zero": {"N": "0"},
+                    ":one": {"N": "1"},
+                },
                 ReturnValues="ALL_OLD",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
@@ -121,33 +155,6 @@ class IdempotencyStore:
                     ":inprogress": {"S": RecordStatus.INPROGRESS.value},
                     ":owner": {"S": owner},
                     ":now_ms": {"N": str(now_millis(now))},
-                },
-            )
-        except ClientError as exc:
-            if is_condition_failure(exc):
-                raise LeaseLost(f"lease on {record_id} is no longer held by {owner}") from exc
-            raise
-
-    def note_takeover(
-        self, record_id: str, owner: str, attempt: int, previous_owner: str | None
-    ) -> None:
-        """Write the attempt number and the owner whose lease ran out, as ``owner``."""
-        try:
-            self._client.update_item(
-                TableName=self.table_name,
-                Key={r.ID: {"S": record_id}},
-                UpdateExpression="SET #attempt = :attempt, #previous = :previous",
-                ConditionExpression=OWNER_CONDITION,
-                ExpressionAttributeNames={
-                    **_names("#status", "#owner"),
-                    "#attempt": r.ATTEMPT,
-                    "#previous": r.PREVIOUS_OWNER,
-                },
-                ExpressionAttributeValues={
-                    ":inprogress": {"S": RecordStatus.INPROGRESS.value},
-                    ":owner": {"S": owner},
-                    ":attempt": {"N": str(attempt)},
-                    ":previous": {"S": previous_owner or "unknown"},
                 },
             )
         except ClientError as exc:
