@@ -119,6 +119,9 @@ def main(argv: list[str] | None = None) -> int:
     demo.set_defaults(run=_demo)
     _add_local(commands)
     _add_campaign(commands)
+    from pipeline.ops import register as register_operator_commands
+
+    register_operator_commands(commands)
     args = parser.parse_args(argv)
     return int(args.run(args))
 
