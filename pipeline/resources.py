@@ -33,8 +33,10 @@ class LedgerResources:
             "DEAD_LETTER_QUEUE_URL": self.dlq_url,
             "IDEMPOTENCY_KEY_PREFIX": "ledger-v1",
             "IDEMPOTENCY_KEY_PATH": "transaction_id",
-            "IDEMPOTENCY_RETENTION_SECONDS": str(14 * 24 * 3600 + 4 * 24 * 3600),
-            "LEASE_MAX_SECONDS": "60",
+            # The construct's defaults: source 4 days + DLQ 14 days + margin 1 day, and a
+            # lease no longer than the 30 s function timeout.
+            "IDEMPOTENCY_RETENTION_SECONDS": str((4 + 14 + 1) * 24 * 3600),
+            "LEASE_MAX_SECONDS": "30",
         }
         env.update(overrides)
         return env
