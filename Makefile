@@ -18,7 +18,7 @@ export CDK_DISABLE_VERSION_CHECK := true
 export CDK_HOME := $(CURDIR)/.cdk-home
 export JSII_RUNTIME_PACKAGE_CACHE_ROOT := $(CURDIR)/.jsii-cache
 
-.PHONY: demo test test-fast lint typecheck bench local-up synth lint-cfn deploy-local deploy destroy clean
+.PHONY: demo test test-fast lint typecheck bench campaign campaign-long local-up synth lint-cfn deploy-local deploy destroy clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,12 @@ typecheck: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+campaign: $(STAMP)
+	$(BIN)/python -m pipeline campaign
+
+campaign-long: $(STAMP)
+	$(BIN)/python -m pipeline campaign --long --json reports/campaign-long.json
 
 local-up: $(STAMP)
 	$(BIN)/python -m pipeline local up --port $(PORT) --stage $(STAGE)
