@@ -142,6 +142,11 @@ def translate(exc: BaseException) -> OpsError | None:
             return CredentialsProblem(f"{operation} refused ({code}): {message}")
         if code in _THROTTLING_CODES:
             return Throttled(f"{operation} still throttled after retries ({code}): try again later")
+        if code.endswith("PurgeQueueInProgress"):
+            return Throttled(
+                "the queue was purged less than 60 s ago (SQS allows one purge a "
+                "minute): try again in a minute"
+            )
         if code in _NOT_FOUND_CODES:
             return TargetNotFound(f"{operation}: {message}")
         return OpsError(f"{operation} failed ({code}): {message}")

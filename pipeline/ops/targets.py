@@ -110,7 +110,16 @@ class Target:
                 ) from exc
             raise
         stack = stacks["Stacks"][0]
-        return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+        return {
+            o["OutputKey"]: self._local_url(str(o["OutputValue"])) for o in stack.get("Outputs", [])
+        }
+
+    def _local_url(self, value: str) -> str:
+        """moto's CloudFormation gives AWS-style queue URLs: print the endpoint's instead."""
+        aws_prefix = f"https://sqs.{self.region}.amazonaws.com/"
+        if self.endpoint_url and value.startswith(aws_prefix):
+            return self.endpoint_url.rstrip("/") + "/" + value.removeprefix(aws_prefix)
+        return value
 
     def output(self, key: str) -> str:
         value = self.outputs.get(key)
