@@ -30,9 +30,11 @@ from pipeline.stack import (
     publish_layer_stand_ins,
 )
 
-# Quiet, offline, self-contained CLI runs: no notices, telemetry or version checks, and
-# caches inside the repository rather than in $HOME.
+# Quiet, offline, self-contained CLI runs: no notices, telemetry or version checks, no
+# Node warnings (the AWS SDK's Node 20 notice), and caches inside the repository rather
+# than in $HOME.
 CDK_CLI_ENVIRONMENT = {
+    "NODE_NO_WARNINGS": "1",
     "CDK_DISABLE_CLI_TELEMETRY": "true",
     "CDK_DISABLE_VERSION_CHECK": "true",
     "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
@@ -67,7 +69,7 @@ def deploy_with_cdk_cli(port: int, stage: str, region: str, *, serve: bool = Fal
         environ = endpoint.environ()
         clients = LocalClients(endpoint.url, region)
         print(f"moto server at {endpoint.url} ({region})", flush=True)
-        run_cdk(["bootstrap", f"aws://{MOTO_ACCOUNT}/{region}", "--quiet"], environ)
+        run_cdk(["bootstrap", f"aws://{MOTO_ACCOUNT}/{region}"], environ)
 
         synthesized = cached_ledger_stack(stage, region)
         publish_layer_stand_ins(clients.client("lambda"), layer_arns(synthesized))
