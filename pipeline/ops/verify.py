@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from pipeline.ops.dlq import queue_depth
-from pipeline.ops.errors import ExitCode
+from pipeline.ops.errors import BadInput, ExitCode
 from pipeline.ops.inspect import record_id_for
 from pipeline.ops.send import iter_sent_log
 from pipeline.ops.targets import Target
@@ -45,17 +45,17 @@ class SentLogSummary:
 
 
 def read_sent_log(path: str) -> SentLogSummary:
+    from exactly_once.errors import InvalidMessage
     from exactly_once.keys import decode_body, payload_hash
 
     summary = SentLogSummary()
     for number, entry in iter_sent_log(path):
         summary.lines += 1
-        document = decode_body(entry["body"])
-        digest = payload_hash(document)
-        transaction_id = str(document.get("transaction_id", entry.get("transaction_id", "")))
-        known = summary.first.get(transaction_id)
-        if known is None:
-            summary.first[transaction_id] = Expected(
+        try:
+            document = decode_body(entry["body"])
+            digest = payload_hash(document)
+            transaction_id = str(document["transaction_id"])
+            expected = Expected(
                 transaction_id=transaction_id,
                 account_id=str(document["account_id"]),
                 currency=str(document["currency"]),
@@ -63,6 +63,11 @@ def read_sent_log(path: str) -> SentLogSummary:
                 payload_hash=digest,
                 line=number,
             )
+        except (InvalidMessage, KeyError, ArithmeticError, ValueError) as exc:
+            raise BadInput(f"{path}: line {number} is not a ledger transaction ({exc})") from None
+        known = summary.first.get(transaction_id)
+        if known is None:
+            summary.first[transaction_id] = expected
         elif known.payload_hash == digest:
             summary.resends += 1
         else:

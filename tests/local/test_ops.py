@@ -357,3 +357,52 @@ def test_purge_asks_first_and_yes_skips_the_question(
     assert cli("dlq", "purge", "--yes") == 6
     assert "purged less than 60 s ago" in cli.err
     empty_dlq(cli.cloud)
+
+
+def test_no_credentials_for_aws_is_one_line_and_exit_5(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name in (
+        "AWS_ENDPOINT_URL",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+    code = main(["status", "--stack", "ExactlyOnceLedger-prod", "--region", "eu-west-1"])
+
+    assert code == 5
+    assert capsys.readouterr().err.startswith("pipeline: error: no AWS credentials found")
+
+
+def test_throttling_after_retries_is_one_line_and_exit_6(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from botocore.exceptions import ClientError
+
+    from pipeline.ops.errors import report_errors
+
+    def throttled() -> int:
+        raise ClientError(
+            {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}},
+            "SendMessageBatch",
+        )
+
+    assert report_errors(throttled) == 6
+    assert capsys.readouterr().err == (
+        "pipeline: error: SendMessageBatch still throttled after retries "
+        "(ThrottlingException): try again later\n"
+    )
+
+
+def test_a_bad_sent_log_line_is_named(cli: Cli, tmp_path: Path) -> None:
+    log = tmp_path / "sent.jsonl"
+    log.write_text(json.dumps({"body": tx("x-1", "x-acct")}) + "\n" + "oops\n")
+
+    assert cli("verify", "--sent-log", str(log)) == 3
+    assert cli.err.strip() == f"pipeline: error: {log}: line 2 is not JSON"
