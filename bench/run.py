@@ -115,7 +115,7 @@ def run_accounting(settings: Settings) -> dict[str, Any]:
     from bench.sides import SIDES, build_side, scan_items
     from bench.storage import mean_item_bytes
     from bench.workload import batches, build_workload
-    from tests.support.aws import REGION
+    from pipeline.resources import REGION
 
     workload = build_workload(settings.messages, seed=settings.seed)
     warmup = build_workload(WARMUP_MESSAGES, seed=settings.seed + WARMUP_SEED_OFFSET)

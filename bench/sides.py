@@ -15,7 +15,7 @@ from bench.baseline import BaselineHandler
 from bench.meter import DynamoDBMeter
 from ledger.bootstrap import build_handler
 from pipeline.events import lambda_record, sqs_event
-from tests.support.aws import REGION, LedgerResources, create_ledger_resources
+from pipeline.resources import REGION, LedgerResources, create_ledger_resources
 
 OURS_ATOMIC = "ours (atomic)"
 OURS_LEASED = "ours (leased)"
