@@ -13,11 +13,12 @@ import aws_cdk as cdk
 from aws_cdk import aws_logs as logs
 from cdk_nag import AwsSolutionsChecks
 
-from infra import ExactlyOnceMode, LedgerStack
+from infra import DEFAULT_POWERTOOLS_LAYER_VERSION, ExactlyOnceMode, LedgerStack
 
 DEFAULT_REGION = "eu-west-1"
-# Check against the Powertools docs ("Lambda Layer") before a real deploy.
-POWERTOOLS_LAYER_VERSION = 27
+# The number itself lives in infra/exactly_once_consumer.py (the one source of truth);
+# check it against the Powertools docs ("Lambda Layer") before a real deploy.
+POWERTOOLS_LAYER_VERSION = DEFAULT_POWERTOOLS_LAYER_VERSION
 
 
 @dataclass(frozen=True)
