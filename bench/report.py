@@ -7,7 +7,9 @@ import sys
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from bench.prices import Prices
+from bench import deployment
+from bench.deployment import LAMBDA_ARCHITECTURE
+from bench.prices import PRICES_AS_OF, Prices
 from bench.sides import BASELINE, OURS_ATOMIC, OURS_LEASED, SIDES
 from bench.storage import TTL_LAG_SECONDS, steady_state
 
@@ -259,8 +261,10 @@ def build_report(
                 "(bench/capacity.py), not from moto's ConsumedCapacity",
                 "throughput is modeled: wall time minus moto's CPU time, with a sleep of "
                 f"{settings.round_trip_ms:g} ms per request standing in for AWS",
-                "cost: us-east-1 list prices from bench/prices.py, "
-                f"Lambda at {settings.memory_mb} MB billed on the modeled duration",
+                f"cost: us-east-1 list prices as of {PRICES_AS_OF} from bench/prices.py (not "
+                f"re-checked online); Lambda at {settings.memory_mb} MB on "
+                f"{LAMBDA_ARCHITECTURE} (${prices.lambda_per_gb_second:.10f} per GB-s), the "
+                "construct's defaults (bench/deployment.py), billed on the modeled duration",
                 f"storage: records = rate x (retention + TTL lag {TTL_LAG_SECONDS // 3600} h)",
             ],
         },
@@ -272,6 +276,7 @@ def build_report(
         "storage": storage,
         "cost_per_million": costs,
         "prices": prices.as_dict(),
+        "deployment": deployment.as_dict(),
     }
 
 

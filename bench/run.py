@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.deployment import LAMBDA_MEMORY_MB
 from bench.prices import LIST_PRICES, Prices
 
 DEFAULT_OUT = Path("reports/bench.json")
@@ -57,7 +58,12 @@ def parse_args(argv: Sequence[str] | None) -> Settings:
     parser.add_argument("--import-runs", type=int, help="fresh-process imports per module")
     parser.add_argument("--seed", type=int, default=20261101)
     parser.add_argument("--rate", type=float, default=100.0, help="msg/s for the storage figure")
-    parser.add_argument("--memory-mb", type=int, default=256, help="Lambda memory for cost")
+    parser.add_argument(
+        "--memory-mb",
+        type=int,
+        default=LAMBDA_MEMORY_MB,
+        help=f"Lambda memory for cost (default {LAMBDA_MEMORY_MB}, the construct's)",
+    )
     args = parser.parse_args(argv)
     quick = bool(args.quick)
     return Settings(
@@ -149,7 +155,7 @@ def run_accounting(settings: Settings) -> dict[str, Any]:
             "messages": len(workload.bodies),
             "tallies": {p: meter.tally(p).as_dict() for p in ("new", "duplicate")},
             "record_bytes": mean_item_bytes(records),
-            "retention_seconds": int(side.resources.environ()["IDEMPOTENCY_RETENTION_SECONDS"]),
+            "retention_seconds": side.retention_seconds,
         }
     return results
 

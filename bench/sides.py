@@ -12,6 +12,7 @@ import boto3
 from aws_lambda_powertools import Logger, Metrics
 
 from bench.baseline import BaselineHandler
+from bench.deployment import IDEMPOTENCY_RETENTION_SECONDS, LAMBDA_MEMORY_MB
 from bench.meter import DynamoDBMeter
 from ledger.bootstrap import build_handler
 from pipeline.events import lambda_record, sqs_event
@@ -30,7 +31,7 @@ class BenchLambdaContext:
     started_at: float = field(default_factory=time.monotonic)
     timeout_seconds: float = 60.0
     function_name: str = "ledger-bench"
-    memory_limit_in_mb: int = 256
+    memory_limit_in_mb: int = LAMBDA_MEMORY_MB
     invoked_function_arn: str = "arn:aws:lambda:eu-west-1:123456789012:function:ledger-bench"
     aws_request_id: str = "bench"
 
@@ -48,6 +49,7 @@ class Side:
     meter: DynamoDBMeter
     resources: LedgerResources
     idempotency_table: str
+    retention_seconds: int
     metrics: Metrics | None = None
 
     def invoke(self, bodies: list[str]) -> dict[str, Any]:
@@ -83,20 +85,31 @@ def build_side(name: str, meter: DynamoDBMeter) -> Side:
     """A fresh side with its own tables (call inside ``moto.mock_aws``)."""
     resources = create_ledger_resources()
     dynamodb = meter.attach(boto3.client("dynamodb", region_name=REGION))
+    # Both sides keep records for the deployed retention (bench/deployment.py).
+    retention = {"IDEMPOTENCY_RETENTION_SECONDS": str(IDEMPOTENCY_RETENTION_SECONDS)}
     if name == BASELINE:
         table = _create_powertools_table()
-        environ = resources.environ(IDEMPOTENCY_TABLE_NAME=table)
-        return Side(name, BaselineHandler(environ, dynamodb=dynamodb), meter, resources, table)
+        environ = resources.environ(IDEMPOTENCY_TABLE_NAME=table, **retention)
+        handler: Any = BaselineHandler(environ, dynamodb=dynamodb)
+        return Side(name, handler, meter, resources, table, IDEMPOTENCY_RETENTION_SECONDS)
     mode = "atomic" if name == OURS_ATOMIC else "leased"
     metrics = Metrics(namespace="Bench")
     handler = build_handler(
-        resources.environ(EXACTLY_ONCE_MODE=mode),
+        resources.environ(EXACTLY_ONCE_MODE=mode, **retention),
         dynamodb=dynamodb,
         sqs=resources.sqs,
         logger=_quiet_logger(),
         metrics=metrics,
     )
-    return Side(name, handler, meter, resources, resources.idempotency_table, metrics)
+    return Side(
+        name,
+        handler,
+        meter,
+        resources,
+        resources.idempotency_table,
+        IDEMPOTENCY_RETENTION_SECONDS,
+        metrics,
+    )
 
 
 def scan_items(client: Any, table: str) -> Iterator[dict[str, Any]]:
