@@ -7,6 +7,7 @@ cdk-nag's AwsSolutions checks run on every synth: a finding fails it.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import aws_cdk as cdk
@@ -19,6 +20,11 @@ DEFAULT_REGION = "eu-west-1"
 # The number itself lives in infra/exactly_once_consumer.py (the one source of truth);
 # check it against the Powertools docs ("Lambda Layer") before a real deploy.
 POWERTOOLS_LAYER_VERSION = DEFAULT_POWERTOOLS_LAYER_VERSION
+
+
+# The apps cdk-nag's AwsSolutions checks are already registered on: a second registration
+# would run every rule twice and report every finding twice.
+_NAGGED_APPS: weakref.WeakSet[cdk.App] = weakref.WeakSet()
 
 
 @dataclass(frozen=True)
@@ -80,8 +86,16 @@ def add_ledger_stack(
     )
     cdk.Tags.of(stack).add("project", "exactly-once-sqs")
     cdk.Tags.of(stack).add("stage", stage.name)
-    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    add_nag_checks(app)
     return stack
+
+
+def add_nag_checks(app: cdk.App) -> None:
+    """Register cdk-nag's AwsSolutions checks on ``app``, once however often it is called."""
+    if app in _NAGGED_APPS:
+        return
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    _NAGGED_APPS.add(app)
 
 
 def main() -> None:

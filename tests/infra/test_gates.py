@@ -38,6 +38,27 @@ def test_cdk_nag_gate_fails_the_synth_on_a_finding(tmp_path: Path) -> None:
         app.synth()
 
 
+def test_two_stacks_in_one_app_register_cdk_nag_once(tmp_path: Path) -> None:
+    # GIVEN one app with both stages' stacks, and one finding in one of them
+    app = App(outdir=str(tmp_path))
+    stack = add_ledger_stack(app, "dev")
+    add_ledger_stack(app, "prod")
+    sqs.Queue(stack, "Careless", enforce_ssl=False)
+    # WHEN it is synthesized THEN it fails, and AwsSolutions reported once, not once per stack
+    with pytest.raises(RuntimeError, match="AwsSolutions-SQS4") as refused:
+        app.synth()
+    assert str(refused.value).count("AwsSolutions-SQS4") == 1, str(refused.value)
+    report = json.loads((tmp_path / "validation-report.json").read_text())
+    assert [plugin["pluginName"] for plugin in report["pluginReports"]] == ["AwsSolutions"]
+
+
+def test_two_clean_stacks_in_one_app_synthesize(tmp_path: Path) -> None:
+    app = App(outdir=str(tmp_path))
+    names = {add_ledger_stack(app, stage).stack_name for stage in ("dev", "prod")}
+    assembly = app.synth()
+    assert {stack.stack_name for stack in assembly.stacks} == names
+
+
 @pytest.mark.parametrize("stage", ["dev", "prod"])
 def test_cfn_lint_passes_on_the_synthesized_template(
     stage: str, dev_stack: SynthesizedStack, prod_stack: SynthesizedStack, tmp_path: Path
