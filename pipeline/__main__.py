@@ -11,12 +11,14 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _demo(args: argparse.Namespace) -> int:
+    _fake_credentials()
     from pipeline.demo import main_demo
 
     return main_demo(args)
 
 
 def _campaign(args: argparse.Namespace) -> int:
+    _fake_credentials()
     from pipeline.campaign import main_campaign
 
     return main_campaign(args)
@@ -47,6 +49,7 @@ def _add_campaign(commands: Any) -> None:
 
 
 def _local_up(args: argparse.Namespace) -> int:
+    _fake_credentials()
     from pipeline.local_cloud import run_local_up
 
     return run_local_up(port=args.port, stage=args.stage)
@@ -91,7 +94,6 @@ def _add_local(commands: Any) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(ROOT / "functions"))
-    _fake_credentials()
     parser = argparse.ArgumentParser(prog="pipeline", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser(

@@ -22,8 +22,7 @@ from pipeline.ops.errors import TargetNotFound, error_code
 
 DEFAULT_STACK = "ExactlyOnceLedger-dev"
 STACK_ENV = "PIPELINE_STACK"
-# The placeholder credentials `python -m pipeline` sets for the local cloud: never send
-# them to AWS, where they would only be rejected and hide the real ones.
+# Placeholder credentials for the local cloud (moto accepts anything).
 _PLACEHOLDER_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
 # Throttling and transient errors are retried by the SDK (standard mode, with backoff).
 _CLIENT_CONFIG = Config(
@@ -62,8 +61,10 @@ class Target:
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Target:
         endpoint_url = args.endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
-        if endpoint_url is None:
-            _drop_placeholder_credentials()
+        if endpoint_url is not None:
+            # The local cloud takes any credentials; never look for (or send) real ones.
+            for name, value in _PLACEHOLDER_CREDENTIALS.items():
+                os.environ.setdefault(name, value)
         region = args.region
         if region is None and endpoint_url is not None and not _configured_region():
             region = DEFAULT_REGION
@@ -151,9 +152,3 @@ class Target:
 
 def _configured_region() -> bool:
     return bool(os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"))
-
-
-def _drop_placeholder_credentials() -> None:
-    for name, value in _PLACEHOLDER_CREDENTIALS.items():
-        if os.environ.get(name) == value:
-            del os.environ[name]
