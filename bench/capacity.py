@@ -11,8 +11,11 @@ before and after for a put or update; one read unit per 4 KB read strongly consi
 write still consumes write units (sized by the larger of the stored and the sent item),
 and ``ReturnValuesOnConditionCheckFailure`` adds no read cost.
 
-Assumption, not documented by AWS: a cancelled ``TransactWriteItems`` is charged like a
-failed conditional write for every action in it, doubled (the most it could cost).
+Assumption, not documented by AWS: how a cancelled ``TransactWriteItems`` is billed. The
+bench reports two bounds (``bench.meter``): the upper bound charges it like a failed
+conditional write for every action in it, doubled (the most it could cost); the lower
+bound charges it nothing. The truth lies between; only a real account's
+``ConsumedCapacity`` or bill can tell.
 """
 
 from __future__ import annotations
@@ -26,6 +29,13 @@ from typing import Any
 WRITE_UNIT_BYTES = 1024
 READ_UNIT_BYTES = 4096
 STORAGE_OVERHEAD_BYTES = 100  # per item, added by DynamoDB to billed storage
+
+CANCELLED_TRANSACTION_ASSUMPTION = (
+    "AWS does not document what a cancelled TransactWriteItems bills. Upper bound: every "
+    "action billed as a failed conditional write (larger of stored and sent item), doubled "
+    "as transactional. Lower bound: nothing billed. Figures marked upper/lower use these; "
+    "all other requests are priced by AWS's documented rules in both."
+)
 
 
 def number_size(text: str) -> int:

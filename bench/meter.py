@@ -9,6 +9,11 @@ Hooks on one client (never the session, so each side of the benchmark has its ow
 - ``before-parse``: stop timing moto (its CPU time stands in for AWS's, which the sleep
   models, so throughput figures subtract it);
 - ``after-call``: price the request from the before and after images and its outcome.
+
+Capacity is tallied twice, as bounds: a cancelled ``TransactWriteItems`` is billed in
+full, every action doubled, for the upper bound (``capacity.py``'s assumption, which AWS
+does not document), and as nothing for the lower bound. Every other request counts the
+same in both.
 """
 
 from __future__ import annotations
@@ -31,8 +36,11 @@ class Tally:
 
     requests: int = 0
     operations: Counter[str] = field(default_factory=Counter)
-    write_units: float = 0.0
-    read_units: float = 0.0
+    write_units_upper: float = 0.0
+    read_units_upper: float = 0.0
+    write_units_lower: float = 0.0
+    read_units_lower: float = 0.0
+    cancelled_transactions: int = 0
     unpriced_requests: int = 0
     moto_seconds: float = 0.0
     simulated_seconds: float = 0.0
@@ -41,8 +49,11 @@ class Tally:
         return {
             "requests": self.requests,
             "operations": dict(self.operations),
-            "write_units": self.write_units,
-            "read_units": self.read_units,
+            "write_units_upper": self.write_units_upper,
+            "write_units_lower": self.write_units_lower,
+            "read_units_upper": self.read_units_upper,
+            "read_units_lower": self.read_units_lower,
+            "cancelled_transactions": self.cancelled_transactions,
             "unpriced_requests": self.unpriced_requests,
             "moto_seconds": self.moto_seconds,
             "simulated_seconds": self.simulated_seconds,
@@ -117,8 +128,13 @@ class DynamoDBMeter:
         error = parsed.get("Error", {}).get("Code") if http_response.status_code >= 300 else None
         writes, reads = self._price(operation, actions, error, parsed)
         tally = self.tally()
-        tally.write_units += writes
-        tally.read_units += reads
+        tally.write_units_upper += writes
+        tally.read_units_upper += reads
+        if error == _CANCELLED:
+            tally.cancelled_transactions += 1  # the lower bound: billed nothing
+        else:
+            tally.write_units_lower += writes
+            tally.read_units_lower += reads
 
     # --- pricing -------------------------------------------------------------------------
 
@@ -171,8 +187,9 @@ class DynamoDBMeter:
                 units += write_units(max(action.before_size, after), transactional=transactional)
             return float(units), 0.0
         if error in (_CONDITION_FAILED, _CANCELLED):
-            # A failed condition still consumes write units; see capacity.py for the
-            # (conservative) assumption about cancelled transactions.
+            # A failed condition still consumes write units (documented for a single
+            # write). For a cancelled transaction this is the upper bound: every action
+            # billed, doubled (capacity.py's assumption, not documented by AWS).
             units = sum(
                 write_units(max(a.before_size, a.sent_size), transactional=transactional)
                 for a in actions

@@ -220,8 +220,13 @@ def cost_per_million(
     phase: str,
     settings: Settings,
     prices: Prices,
+    bound: str = "upper",
 ) -> dict[str, float]:
-    """USD per million messages at batch size 10, by billed dimension."""
+    """USD per million messages at batch size 10, by billed dimension.
+
+    ``bound`` picks the capacity bound (``upper`` or ``lower``, see ``bench.meter``); they
+    differ only where a transaction was cancelled.
+    """
     from bench.capacity import STORAGE_OVERHEAD_BYTES
     from bench.report import per_message
     from bench.storage import TTL_LAG_SECONDS, storage_usd_per_million
@@ -234,9 +239,9 @@ def cost_per_million(
     costs = {
         "lambda_requests": invocations * prices.lambda_per_million_requests / 1e6,
         "lambda_duration": gb_seconds * prices.lambda_per_gb_second,
-        "dynamodb_writes": per_message(accounting, side, phase, "write_units")
+        "dynamodb_writes": per_message(accounting, side, phase, f"write_units_{bound}")
         * prices.dynamodb_per_million_write_units,
-        "dynamodb_reads": per_message(accounting, side, phase, "read_units")
+        "dynamodb_reads": per_message(accounting, side, phase, f"read_units_{bound}")
         * prices.dynamodb_per_million_read_units,
         "dynamodb_storage": 0.0,
         "sqs_requests": sqs_requests * prices.sqs_per_million_requests / 1e6,
@@ -274,15 +279,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     progress("storage and cost")
     costs = {
         side: {
-            phase: cost_per_million(
+            f"{phase}_{bound}": cost_per_million(
                 accounting=accounting,
                 throughput=throughput,
                 side=side,
                 phase=phase,
                 settings=settings,
                 prices=LIST_PRICES,
+                bound=bound,
             )
             for phase in ("new", "duplicate")
+            for bound in ("upper", "lower")
         }
         for side in accounting
     }

@@ -17,7 +17,8 @@ EXPECTED_FIGURES = {
     "requests_per_new_b100",
     "requests_per_duplicate_b100",
     "write_units_per_new",
-    "write_units_per_duplicate",
+    "write_units_per_duplicate_upper",
+    "write_units_per_duplicate_lower",
     "read_units_per_new",
     "read_units_per_duplicate",
     "messages_per_second_new_b10",
@@ -28,7 +29,8 @@ EXPECTED_FIGURES = {
     "record_bytes",
     "steady_state_gib",
     "usd_per_million_new",
-    "usd_per_million_duplicate",
+    "usd_per_million_duplicate_upper",
+    "usd_per_million_duplicate_lower",
 }
 
 
@@ -69,3 +71,10 @@ def test_quick_benchmark_prints_the_table_and_writes_plausible_json(tmp_path: Pa
     # every new message was priced: at least one write unit each, on every side
     for side, units in figures["write_units_per_new"]["values"].items():
         assert units >= 1.0, f"{side} priced below 1 WCU per new message: {units}"
+    # the bounds on a cancelled transaction's bill: ordered, and equal where none is cancelled
+    upper = figures["write_units_per_duplicate_upper"]["values"]
+    lower = figures["write_units_per_duplicate_lower"]["values"]
+    assert all(lower[side] <= upper[side] for side in SIDES), (lower, upper)
+    assert lower["powertools"] == upper["powertools"] == pytest.approx(1.0), (lower, upper)
+    assert "assumption" in figures["write_units_per_duplicate_upper"]
+    assert any(a["key"] == "cancelled_transaction_billing" for a in report["meta"]["assumptions"])
