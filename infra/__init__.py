@@ -8,6 +8,7 @@ from .exactly_once_consumer import (
     ExactlyOnceConsumer,
     ExactlyOnceMode,
     GuaranteeViolation,
+    InvalidConsumerSettings,
     powertools_layer_arn,
 )
 from .ledger_stack import FUNCTIONS_DIR, LedgerStack, OutputName
@@ -19,6 +20,7 @@ __all__ = [
     "ExactlyOnceConsumer",
     "ExactlyOnceMode",
     "GuaranteeViolation",
+    "InvalidConsumerSettings",
     "LedgerStack",
     "OutputName",
     "powertools_layer_arn",

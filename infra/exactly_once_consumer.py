@@ -42,6 +42,12 @@ IDEMPOTENCY_TTL_ATTRIBUTE = "expiration"
 VISIBILITY_TIMEOUT_FACTOR = 6  # AWS guidance for SQS event sources
 MAX_QUEUE_RETENTION_SECONDS = 14 * 24 * 3600
 MAX_FIFO_BATCH_SIZE = 10
+MAX_STANDARD_BATCH_SIZE = 10_000
+# A standard queue's event source takes more than 10 messages a batch only with a batching
+# window of at least 1 s (AWS rejects the mapping otherwise); no window may exceed 300 s.
+MAX_UNBATCHED_BATCH_SIZE = 10
+MIN_BATCHING_WINDOW_FOR_LARGE_BATCHES_SECONDS = 1
+MAX_BATCHING_WINDOW_SECONDS = 300
 
 # Environment variables the construct sets; callers may not override them.
 RESERVED_ENVIRONMENT = frozenset(
@@ -66,7 +72,15 @@ class ExactlyOnceMode(enum.Enum):
     LEASED = "leased"  # lease, effect, then complete (effects outside DynamoDB)
 
 
-class GuaranteeViolation(ValueError):
+class InvalidConsumerSettings(ValueError):
+    """Settings the construct refuses at synth: AWS would reject them (batch size, batching
+    window, concurrency, receive count) or, as ``GuaranteeViolation``, the guarantee breaks.
+
+    The message lists every problem found, each naming the value to change.
+    """
+
+
+class GuaranteeViolation(InvalidConsumerSettings):
     """A configuration under which a message could be processed twice or lost."""
 
 
@@ -129,11 +143,18 @@ class RedeliveryTimings:
                 "function_timeout (a message still in flight would be delivered again)"
             )
         if self.dead_letter_retention <= self.source_retention:
+            # The DLQ cannot keep anything longer than SQS's maximum: there, only the
+            # source retention can move.
+            fix = (
+                "raise dead_letter_retention or lower source_retention"
+                if self.source_retention < MAX_QUEUE_RETENTION_SECONDS
+                else f"lower source_retention below {_human(MAX_QUEUE_RETENTION_SECONDS)}, "
+                "SQS's maximum, which dead_letter_retention cannot exceed"
+            )
             found.append(
                 f"dead_letter_retention is {_human(self.dead_letter_retention)}, not longer than "
-                f"source_retention ({_human(self.source_retention)}): raise "
-                "dead_letter_retention or lower source_retention (a standard DLQ keeps the "
-                "original enqueue time, so a dead letter could expire on arrival)"
+                f"source_retention ({_human(self.source_retention)}): {fix} (a standard DLQ "
+                "keeps the original enqueue time, so a dead letter could expire on arrival)"
             )
         if self.dead_letter_retention > MAX_QUEUE_RETENTION_SECONDS:
             found.append(
@@ -147,6 +168,54 @@ class RedeliveryTimings:
                 "the invocation that holds it can no longer complete it)"
             )
         return found
+
+
+def _batch_problems(fifo: bool, batch_size: int, max_batching_window: Duration | None) -> list[str]:
+    """What AWS would reject in the event source mapping's batch settings."""
+    found: list[str] = []
+    if fifo:
+        if not 1 <= batch_size <= MAX_FIFO_BATCH_SIZE:
+            found.append(
+                f"batch_size is {batch_size}: set it between 1 and {MAX_FIFO_BATCH_SIZE} "
+                "(FIFO's limits)"
+            )
+        return found  # a FIFO batching window is refused as a guarantee problem
+    if not 1 <= batch_size <= MAX_STANDARD_BATCH_SIZE:
+        found.append(
+            f"batch_size is {batch_size}: set it between 1 and {MAX_STANDARD_BATCH_SIZE} "
+            "(a standard queue's limits)"
+        )
+    if max_batching_window is None:
+        return found  # the construct's default, 1 s, is set below
+    window = max_batching_window.to_seconds(integral=False)
+    if (
+        batch_size > MAX_UNBATCHED_BATCH_SIZE
+        and window < MIN_BATCHING_WINDOW_FOR_LARGE_BATCHES_SECONDS
+    ):
+        found.append(
+            f"max_batching_window is {_human(window)} with batch_size {batch_size}: raise "
+            f"max_batching_window to at least {MIN_BATCHING_WINDOW_FOR_LARGE_BATCHES_SECONDS} s "
+            f"(or leave it unset), or lower batch_size to {MAX_UNBATCHED_BATCH_SIZE} (AWS "
+            f"takes over {MAX_UNBATCHED_BATCH_SIZE} messages a batch only with a window)"
+        )
+    if window > MAX_BATCHING_WINDOW_SECONDS:
+        found.append(
+            f"max_batching_window is {_human(window)}: lower it to at most "
+            f"{MAX_BATCHING_WINDOW_SECONDS} s (AWS's maximum)"
+        )
+    return found
+
+
+def _refusal(path: str, violations: list[str], invalid: list[str]) -> InvalidConsumerSettings:
+    """One exception listing every problem: ``GuaranteeViolation`` when the guarantee
+    is at stake, ``InvalidConsumerSettings`` when AWS would only reject the settings."""
+    sections = []
+    if violations:
+        sections.append("the exactly-once guarantee would not hold:\n- " + "\n- ".join(violations))
+    if invalid:
+        sections.append("AWS would reject these settings:\n- " + "\n- ".join(invalid))
+    message = f"{path}: refused, " + "\nand ".join(sections)
+    return GuaranteeViolation(message) if violations else InvalidConsumerSettings(message)
 
 
 class ExactlyOnceConsumer(Construct):
@@ -192,10 +261,13 @@ class ExactlyOnceConsumer(Construct):
         environment: Mapping[str, str] | None = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
         oldest_message_age_threshold: Duration | None = None,
+        alarm_action: cloudwatch.IAlarmAction | None = None,
         removal_policy: RemovalPolicy = RemovalPolicy.DESTROY,
         deletion_protection: bool = False,
     ) -> None:
-        """Create the consumer; raise ``GuaranteeViolation`` for unsafe settings.
+        """Create the consumer; refuse unsafe or invalid settings, all listed in one message:
+        ``GuaranteeViolation`` when the guarantee would not hold, else
+        ``InvalidConsumerSettings`` (its base class) for settings AWS would reject.
 
         :param code: the function's asset (the whole ``functions/`` directory for the ledger).
         :param handler: the entry point, e.g. ``ledger.handler.lambda_handler``.
@@ -225,9 +297,10 @@ class ExactlyOnceConsumer(Construct):
         :param powertools_layer_version: the public layer's version number (check it
             before a real deploy). Default ``DEFAULT_POWERTOOLS_LAYER_VERSION``.
         :param max_receive_count: receives before SQS moves a message to the DLQ. Default 5.
-        :param batch_size: messages per invocation. Default 10 (at most 10 for FIFO).
-        :param max_batching_window: default 1 second for standard queues; FIFO queues
-            take none.
+        :param batch_size: messages per invocation: 1-10000 for a standard queue (over 10
+            only with a batching window of at least 1 second), 1-10 for FIFO. Default 10.
+        :param max_batching_window: at most 300 seconds. Default 1 second for standard
+            queues; FIFO queues take none.
         :param max_concurrency: the event source mapping's maximum concurrency (2-1000).
             Default 5.
         :param metrics_namespace: ``POWERTOOLS_METRICS_NAMESPACE``. Default "ExactlyOnce".
@@ -237,6 +310,8 @@ class ExactlyOnceConsumer(Construct):
         :param oldest_message_age_threshold: alarm when the oldest message is older.
             Default: visibility timeout x max receive count (the longest a message
             legitimately stays before the DLQ takes it).
+        :param alarm_action: added to all three alarms (e.g. an ``SnsAction``). Default
+            none: the alarms only change state.
         :param removal_policy: for the tables, queues and log group. Default DESTROY;
             pass RETAIN for production data.
         :param deletion_protection: on the idempotency table. Default False.
@@ -267,6 +342,8 @@ class ExactlyOnceConsumer(Construct):
             lease_max=lease_max.to_seconds(),
         )
         problems = self.timings.violations()
+        # Settings AWS would reject: not a guarantee question, refused in the same message.
+        invalid: list[str] = []
         dead_letter_fifo = fifo if dead_letter_fifo is None else dead_letter_fifo
         if fifo and not dead_letter_fifo:
             problems.append(
@@ -283,23 +360,19 @@ class ExactlyOnceConsumer(Construct):
                 "max_batching_window is set on a FIFO source: remove it (SQS FIFO event "
                 "sources take no batching window)"
             )
-        if fifo and batch_size > MAX_FIFO_BATCH_SIZE:
-            problems.append(f"batch_size is {batch_size}, over FIFO's maximum of 10: lower it")
+        invalid += _batch_problems(fifo, batch_size, max_batching_window)
         if not 2 <= max_concurrency <= 1000:
-            problems.append(f"max_concurrency is {max_concurrency}: set it between 2 and 1000")
+            invalid.append(f"max_concurrency is {max_concurrency}: set it between 2 and 1000")
         if max_receive_count < 1:
-            problems.append(f"max_receive_count is {max_receive_count}: set it to 1 or more")
+            invalid.append(f"max_receive_count is {max_receive_count}: set it to 1 or more")
         overridden = sorted(RESERVED_ENVIRONMENT & set(environment or {}))
         if overridden:
             problems.append(
                 f"environment overrides {', '.join(overridden)}: pass these as the "
                 "construct's own props instead"
             )
-        if problems:
-            raise GuaranteeViolation(
-                f"{self.node.path}: refused, the exactly-once guarantee would not hold:\n- "
-                + "\n- ".join(problems)
-            )
+        if problems or invalid:
+            raise _refusal(self.node.path, problems, invalid)
 
         self.mode = mode
         self.service_name = service_name
@@ -482,6 +555,9 @@ class ExactlyOnceConsumer(Construct):
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             ),
         }
+        if alarm_action is not None:
+            for alarm in self.alarms.values():
+                alarm.add_alarm_action(alarm_action)
         self.dashboard = cloudwatch.Dashboard(self, "Dashboard")
         self.dashboard.add_widgets(
             cloudwatch.GraphWidget(

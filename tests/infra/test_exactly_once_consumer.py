@@ -5,9 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from aws_cdk import App, Stack
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_sns as sns
 from aws_cdk.assertions import Capture, Match, Template
 
 from infra import OUTCOME_METRICS, ExactlyOnceConsumer
+
+from .conftest import consumer_props
 
 pytestmark = pytest.mark.infra
 
@@ -241,6 +246,27 @@ def test_alarms_on_dead_letters_message_age_and_function_errors(standard_consume
         "AWS::CloudWatch::Alarm",
         {"MetricName": "Errors", "Namespace": "AWS/Lambda", "Statistic": "Sum", "Threshold": 1},
     )
+
+
+def test_alarms_have_no_action_by_default(standard_consumer: Built) -> None:
+    template, _ = standard_consumer
+    for name, alarm in template.find_resources("AWS::CloudWatch::Alarm").items():
+        assert "AlarmActions" not in alarm["Properties"], name
+
+
+def test_alarm_action_is_added_to_all_three_alarms() -> None:
+    # GIVEN a consumer whose alarms notify a topic
+    stack = Stack(App(), "TestStack")
+    topic = sns.Topic(stack, "Pager")
+    ExactlyOnceConsumer(
+        stack, "Consumer", **consumer_props(alarm_action=cloudwatch_actions.SnsAction(topic))
+    )
+    template = Template.from_stack(stack)
+    topic_id = stack.get_logical_id(topic.node.default_child)  # type: ignore[arg-type]
+    alarms = template.find_resources("AWS::CloudWatch::Alarm")
+    assert len(alarms) == 3
+    for name, alarm in alarms.items():
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic_id}], name
 
 
 def test_dashboard_graphs_every_outcome_the_consumer_emits(standard_consumer: Built) -> None:
