@@ -290,10 +290,14 @@ class Progress:
             print(file=self._out)
 
 
+_DEMO_FAULTS = ("crashes_before_effect", "crashes_after_effect", "lost_responses", "throttled")
+
+
 def render(report: DemoReport) -> str:
     v = report.verdict
     outcome_line = ", ".join(f"{k} {n}" for k, n in sorted(report.outcomes.items()))
-    fault_line = ", ".join(f"{k.replace('_', ' ')} {n}" for k, n in report.faults.items())
+    injected = {k: n for k, n in report.faults.items() if n or k in _DEMO_FAULTS}
+    fault_line = ", ".join(f"{k.replace('_', ' ')} {n}" for k, n in injected.items())
     lines = [
         f"Exactly-once demo: ledger consumer on {report.where}",
         f"  sent                 {report.sent} messages ({v.unique_sent} unique transactions)",
