@@ -32,6 +32,8 @@ DEFAULT_OUT = Path("reports/bench.json")
 BATCH_SIZES = (10, 100)
 ACCOUNTING_BATCH = 10
 WARMUP_MESSAGES = 10
+QUICK_WARMUP_MESSAGES = 4
+MIN_FULL_BATCHES = 2  # a batch size is measured only over at least two full batches
 WARMUP_SEED_OFFSET = 7919
 
 
@@ -44,13 +46,19 @@ class Settings:
     seed: int
     rate_per_second: float
     memory_mb: int
+    warmup_messages: int
     out: Path
     quick: bool
 
 
 def parse_args(argv: Sequence[str] | None) -> Settings:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a tiny run, a few seconds (CI)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a tiny run, a few seconds (CI); batch sizes with fewer than two full batches "
+        "of messages are reported as not evaluated",
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON report path")
     parser.add_argument("--messages", type=int, help="messages in the accounting phase")
     parser.add_argument("--throughput-messages", type=int, help="messages per throughput run")
@@ -74,6 +82,7 @@ def parse_args(argv: Sequence[str] | None) -> Settings:
         seed=args.seed,
         rate_per_second=args.rate,
         memory_mb=args.memory_mb,
+        warmup_messages=QUICK_WARMUP_MESSAGES if quick else WARMUP_MESSAGES,
         out=args.out,
         quick=quick,
     )
@@ -124,7 +133,7 @@ def run_accounting(settings: Settings) -> dict[str, Any]:
     from pipeline.resources import REGION
 
     workload = build_workload(settings.messages, seed=settings.seed)
-    warmup = build_workload(WARMUP_MESSAGES, seed=settings.seed + WARMUP_SEED_OFFSET)
+    warmup = build_workload(settings.warmup_messages, seed=settings.seed + WARMUP_SEED_OFFSET)
     expected = workload.expected_balances()
     for key, cents in warmup.expected_balances().items():
         expected[key] = expected.get(key, 0) + cents
@@ -167,15 +176,19 @@ def run_throughput(settings: Settings) -> dict[str, Any]:
     from bench.workload import batches, build_workload
 
     workload = build_workload(settings.throughput_messages, seed=settings.seed + 1)
-    warmup = build_workload(WARMUP_MESSAGES, seed=settings.seed + WARMUP_SEED_OFFSET)
+    warmup = build_workload(settings.warmup_messages, seed=settings.seed + WARMUP_SEED_OFFSET)
     results: dict[str, Any] = {}
     for name in SIDES:
         results[name] = {}
         for size in BATCH_SIZES:
+            skipped = not_evaluated_reason(settings, size)
+            if skipped is not None:  # a partial batch measured once says nothing about `size`
+                results[name][str(size)] = {"evaluated": False, "reason": skipped}
+                continue
             meter = DynamoDBMeter(round_trip_seconds=settings.round_trip_ms / 1000)
             side = build_side(name, meter)
             _warm_up(side, warmup)
-            runs: dict[str, Any] = {}
+            runs: dict[str, Any] = {"evaluated": True}
             for phase, bodies in (("new", workload.bodies), ("duplicate", workload.duplicates)):
                 meter.phase = phase
                 groups = batches(bodies, size)
@@ -189,6 +202,7 @@ def run_throughput(settings: Settings) -> dict[str, Any]:
                 runs[phase] = {
                     "messages": len(bodies),
                     "batches": len(groups),
+                    "full_batches": len(bodies) // size,
                     "requests": tally.requests,
                     "requests_per_message": tally.requests / len(bodies),
                     "wall_seconds": wall,
@@ -200,6 +214,18 @@ def run_throughput(settings: Settings) -> dict[str, Any]:
                 }
             results[name][str(size)] = runs
     return results
+
+
+def not_evaluated_reason(settings: Settings, size: int) -> str | None:
+    """Why batch size ``size`` is not measured, or None when at least two full batches are."""
+    if settings.throughput_messages >= MIN_FULL_BATCHES * size:
+        return None
+    if settings.quick:
+        return "not evaluated (--quick)"
+    return (
+        f"not evaluated: {settings.throughput_messages} messages make fewer than "
+        f"{MIN_FULL_BATCHES} full batches of {size}"
+    )
 
 
 def run_coldstart(settings: Settings) -> dict[str, Any]:
@@ -269,9 +295,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     with mock_aws():
         progress(f"accounting: {settings.messages} messages + duplicates, batch 10, 3 sides")
         accounting = run_accounting(settings)
+        sizes = [z for z in BATCH_SIZES if not_evaluated_reason(settings, z) is None]
         progress(
             f"throughput: {settings.throughput_messages} messages + duplicates at batch sizes "
-            f"{', '.join(map(str, BATCH_SIZES))}, {settings.round_trip_ms:g} ms per request"
+            f"{', '.join(map(str, sizes))}, {settings.round_trip_ms:g} ms per request"
         )
         throughput = run_throughput(settings)
     progress(f"cold start: {settings.import_runs} fresh imports per handler module")

@@ -59,6 +59,15 @@ def test_quick_benchmark_prints_the_table_and_writes_plausible_json(tmp_path: Pa
         assert set(figure["values"]) == set(SIDES), f"{key} lacks a side: {figure['values']}"
     assert {"target", "value", "limit", "passed", "note"} <= set(report["targets"][0])
 
+    # AND batch size 100, which a quick run cannot fill twice, is reported as not evaluated
+    # rather than measured on one partial batch (and so never spuriously FAILs)
+    for key in ("requests_per_new_b100", "messages_per_second_new_b100"):
+        assert figures[key]["not_evaluated"] == "not evaluated (--quick)", figures[key]
+        assert set(figures[key]["values"].values()) == {None}, figures[key]
+    (batch_100,) = [t for t in report["targets"] if "batch 100" in t["target"]]
+    assert batch_100["passed"] is None and batch_100["note"] == "not evaluated (--quick)"
+    assert "[N/E]" in result.stdout and "not evaluated (--quick)" in result.stdout
+
     # AND the counted requests are plausible: the recipe's three requests per new message
     # and one per duplicate, against one transaction per batch of ten
     new = figures["requests_per_new_b10"]["values"]
