@@ -35,6 +35,7 @@ WARMUP_MESSAGES = 10
 QUICK_WARMUP_MESSAGES = 4
 MIN_FULL_BATCHES = 2  # a batch size is measured only over at least two full batches
 WARMUP_SEED_OFFSET = 7919
+MIXED_SEED_OFFSET = 2
 
 
 @dataclass(frozen=True)
@@ -129,23 +130,43 @@ def run_accounting(settings: Settings) -> dict[str, Any]:
     from bench.meter import DynamoDBMeter
     from bench.sides import SIDES, build_side, scan_items
     from bench.storage import mean_item_bytes
-    from bench.workload import batches, build_workload
+    from bench.workload import MIXED_DUPLICATES_PER_BATCH, batches, build_workload, mixed_batches
     from pipeline.resources import REGION
 
     workload = build_workload(settings.messages, seed=settings.seed)
     warmup = build_workload(settings.warmup_messages, seed=settings.seed + WARMUP_SEED_OFFSET)
+    # The mixed phase: batches of 10 where one message in ten is a redelivery of a message
+    # the "new" phase processed, the rest new (at least two batches).
+    mixed_batch_count = max(MIN_FULL_BATCHES, settings.messages // ACCOUNTING_BATCH)
+    fresh = build_workload(
+        mixed_batch_count * (ACCOUNTING_BATCH - MIXED_DUPLICATES_PER_BATCH),
+        seed=settings.seed + MIXED_SEED_OFFSET,
+    )
+    mixed = mixed_batches(
+        fresh.bodies,
+        workload.bodies,
+        size=ACCOUNTING_BATCH,
+        duplicates_per_batch=MIXED_DUPLICATES_PER_BATCH,
+        seed=settings.seed + MIXED_SEED_OFFSET,
+    )
     expected = workload.expected_balances()
-    for key, cents in warmup.expected_balances().items():
-        expected[key] = expected.get(key, 0) + cents
+    for extra in (warmup, fresh):
+        for key, cents in extra.expected_balances().items():
+            expected[key] = expected.get(key, 0) + cents
+    phases = {
+        "new": batches(workload.bodies, ACCOUNTING_BATCH),
+        "duplicate": batches(workload.duplicates, ACCOUNTING_BATCH),
+        "mixed": mixed,
+    }
     results: dict[str, Any] = {}
     for name in SIDES:
         probe = boto3.client("dynamodb", region_name=REGION)
         meter = DynamoDBMeter(probe=probe)
         side = build_side(name, meter)
         _warm_up(side, warmup)
-        for phase, bodies in (("new", workload.bodies), ("duplicate", workload.duplicates)):
+        for phase, groups in phases.items():
             meter.phase = phase
-            for batch in batches(bodies, ACCOUNTING_BATCH):
+            for batch in groups:
                 response = side.invoke(batch)
                 if response["batchItemFailures"]:
                     raise RuntimeError(f"{name}: unexpected item failures {response}")
@@ -157,12 +178,19 @@ def run_accounting(settings: Settings) -> dict[str, Any]:
         if applied != expected:
             raise RuntimeError(f"{name}: balances differ from one application per transaction")
         records = list(scan_items(probe, side.idempotency_table))
-        keys = len(workload.bodies) + len(warmup.bodies)
+        keys = len(workload.bodies) + len(warmup.bodies) + len(fresh.bodies)
         if len(records) != keys:
             raise RuntimeError(f"{name}: {len(records)} records for {keys} keys")
         results[name] = {
             "messages": len(workload.bodies),
-            "tallies": {p: meter.tally(p).as_dict() for p in ("new", "duplicate")},
+            "messages_by_phase": {p: sum(map(len, groups)) for p, groups in phases.items()},
+            "mixed": {
+                "batch_size": ACCOUNTING_BATCH,
+                "batches": len(mixed),
+                "new_messages": len(fresh.bodies),
+                "redelivered_duplicates": len(mixed) * MIXED_DUPLICATES_PER_BATCH,
+            },
+            "tallies": {p: meter.tally(p).as_dict() for p in phases},
             "record_bytes": mean_item_bytes(records),
             "retention_seconds": side.retention_seconds,
         }
@@ -293,7 +321,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from bench.report import build_report, print_report
 
     with mock_aws():
-        progress(f"accounting: {settings.messages} messages + duplicates, batch 10, 3 sides")
+        progress(
+            f"accounting: {settings.messages} messages + duplicates, then a mixed phase "
+            "(1 redelivery per batch), batch 10, 3 sides"
+        )
         accounting = run_accounting(settings)
         sizes = [z for z in BATCH_SIZES if not_evaluated_reason(settings, z) is None]
         progress(

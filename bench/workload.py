@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 CURRENCIES = ("EUR", "USD", "GBP")
+MIXED_DUPLICATES_PER_BATCH = 1  # the mixed phase: one redelivery per batch of 10, ~10%
 
 
 @dataclass(frozen=True)
@@ -52,3 +53,24 @@ def build_workload(messages: int, *, seed: int, accounts: int = 10_000) -> Workl
 
 def batches(bodies: list[str], size: int) -> list[list[str]]:
     return [bodies[start : start + size] for start in range(0, len(bodies), size)]
+
+
+def mixed_batches(
+    fresh: list[str], seen: list[str], *, size: int, duplicates_per_batch: int, seed: int
+) -> list[list[str]]:
+    """Batches of ``size``: fresh bodies with ``duplicates_per_batch`` redelivered ones mixed in.
+
+    The redelivered bodies are drawn from ``seen`` (already processed) and land at random
+    places in their batch, as a retry arriving among new traffic would.
+    """
+    fresh_per_batch = size - duplicates_per_batch
+    if fresh_per_batch < 1 or duplicates_per_batch < 0:
+        raise ValueError(f"{duplicates_per_batch} duplicates do not fit a batch of {size}")
+    rng = random.Random(seed)
+    mixed: list[list[str]] = []
+    for group in batches(fresh, fresh_per_batch):
+        batch = list(group)
+        for body in rng.sample(seen, duplicates_per_batch):
+            batch.insert(rng.randrange(len(batch) + 1), body)
+        mixed.append(batch)
+    return mixed

@@ -19,6 +19,9 @@ EXPECTED_FIGURES = {
     "write_units_per_new",
     "write_units_per_duplicate_upper",
     "write_units_per_duplicate_lower",
+    "requests_per_message_mixed",
+    "write_units_per_message_mixed_upper",
+    "write_units_per_message_mixed_lower",
     "read_units_per_new",
     "read_units_per_duplicate",
     "messages_per_second_new_b10",
@@ -77,6 +80,14 @@ def test_quick_benchmark_prints_the_table_and_writes_plausible_json(tmp_path: Pa
     assert new["ours (leased)"] == pytest.approx(3.0), f"leased per new message: {new}"
     assert new["ours (atomic)"] < new["powertools"], f"atomic not below baseline: {new}"
     assert duplicate["ours (atomic)"] < duplicate["powertools"], f"duplicates: {duplicate}"
+    # the mixed phase (one redelivery per batch of ten): the recipe pays 3 requests per new
+    # message and 1 per duplicate; atomic mode one cancelled transaction and its retry
+    mixed = figures["requests_per_message_mixed"]["values"]
+    assert mixed["powertools"] == pytest.approx(0.9 * 3 + 0.1 * 1), f"mixed: {mixed}"
+    assert mixed["ours (atomic)"] == pytest.approx(0.2), f"mixed: {mixed}"
+    mixed_upper = figures["write_units_per_message_mixed_upper"]["values"]
+    mixed_lower = figures["write_units_per_message_mixed_lower"]["values"]
+    assert mixed_lower["ours (atomic)"] < mixed_upper["ours (atomic)"], (mixed_lower, mixed_upper)
     # every new message was priced: at least one write unit each, on every side
     for side, units in figures["write_units_per_new"]["values"].items():
         assert units >= 1.0, f"{side} priced below 1 WCU per new message: {units}"
