@@ -61,12 +61,22 @@ def import_seconds(module: str) -> float:
 def median_import_seconds(
     runs: int, modules: Sequence[str] = tuple(MODULES.values())
 ) -> dict[str, dict[str, object]]:
-    """The median of ``runs`` imports per module, alternating modules to share the noise."""
+    """The median and min-max of ``runs`` imports per module.
+
+    Modules alternate, and which goes first alternates from run to run, so neither always
+    pays for warming the page cache for the modules both import.
+    """
     samples: dict[str, list[float]] = {module: [] for module in modules}
-    for _ in range(runs):
-        for module in modules:
+    for run in range(runs):
+        order = list(modules) if run % 2 == 0 else list(reversed(modules))
+        for module in order:
             samples[module].append(import_seconds(module))
     return {
-        module: {"median_seconds": statistics.median(values), "samples_seconds": values}
+        module: {
+            "median_seconds": statistics.median(values),
+            "min_seconds": min(values),
+            "max_seconds": max(values),
+            "samples_seconds": values,
+        }
         for module, values in samples.items()
     }
