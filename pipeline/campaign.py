@@ -31,9 +31,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from pipeline import moto_patches
-from pipeline.demo import Progress, send_wave
-from pipeline.faults import FaultCounts, FaultRates, inject_client_faults
-from pipeline.poller import Poller
+from pipeline.demo import Progress, faulty_local_poller, send_wave
+from pipeline.faults import FaultCounts, FaultRates
 from pipeline.verdict import Verdict, drain_dead_letters, judge, scan_all
 from pipeline.workload import Workload, generate
 
@@ -170,7 +169,7 @@ def run_mode(
 ) -> ModeResult:
     """One mode on a fresh local cloud: waves under faults, redrive, settle, judge."""
     from exactly_once.keys import KeySpec
-    from pipeline.local_cloud import LocalContainer, quiet_moto, start_local_cloud
+    from pipeline.local_cloud import quiet_moto, start_local_cloud
     from pipeline.moto_server import free_port, patched_environ
     from pipeline.stack import LocalClients
 
@@ -190,39 +189,16 @@ def run_mode(
             clients = LocalClients(cloud.endpoint_url, cloud.endpoint.region)
             sqs, dynamodb = clients.client("sqs"), clients.client("dynamodb")
             outputs = cloud.outputs
-            sqs.set_queue_attributes(
-                QueueUrl=outputs["QueueUrl"],
-                Attributes={"VisibilityTimeout": str(settings.visibility_timeout)},
-            )
             rates = settings.faults if mode == "atomic" else settings.leased_faults
             active = [rates]
             counts = FaultCounts()
-            containers: dict[int, LocalContainer] = {}
-            mapping = cloud.mappings[0]
-
-            def container_for(worker: int) -> LocalContainer:
-                if worker not in containers:
-                    container = LocalContainer(cloud.function, mapping.report_batch_item_failures)
-                    inject_client_faults(
-                        container.module.dynamodb,
-                        lambda: active[0],
-                        counts,
-                        random.Random(settings.seed * 7919 + worker),
-                        idempotency_table=outputs["IdempotencyTableName"],
-                    )
-                    containers[worker] = container
-                return containers[worker]
-
-            poller = Poller(
-                sqs=sqs,
-                queue_url=outputs["QueueUrl"],
-                queue_arn=mapping.queue_arn,
-                handler_factory=container_for,
-                batch_size=mapping.batch_size,
+            poller = faulty_local_poller(
+                cloud,
+                sqs,
+                rates=lambda: active[0],
+                counts=counts,
                 concurrency=settings.consumers,
-                timeout_seconds=float(cloud.function.timeout_seconds),
-                faults=rates,
-                fault_counts=counts,
+                visibility_timeout=settings.visibility_timeout,
                 seed=settings.seed,
             )
             progress = Progress(out, total=len(workload.sends))

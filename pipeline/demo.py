@@ -183,7 +183,7 @@ def run_demo_on_local_cloud(
     the queue's visibility timeout (180 s as deployed) is set to
     ``settings.visibility_timeout`` so that redeliveries come in seconds.
     """
-    from pipeline.local_cloud import LocalContainer, quiet_moto, start_local_cloud
+    from pipeline.local_cloud import quiet_moto, start_local_cloud
     from pipeline.moto_server import free_port
     from pipeline.stack import LocalClients
 
@@ -198,33 +198,14 @@ def run_demo_on_local_cloud(
     try:
         clients = LocalClients(cloud.endpoint_url, cloud.endpoint.region)
         sqs, dynamodb = clients.client("sqs"), clients.client("dynamodb")
-        queue_url = cloud.outputs["QueueUrl"]
-        sqs.set_queue_attributes(
-            QueueUrl=queue_url,
-            Attributes={"VisibilityTimeout": str(settings.visibility_timeout)},
-        )
-        mapping = cloud.mappings[0]
         counts = FaultCounts()
-        containers: dict[int, LocalContainer] = {}
-
-        def handler_for(worker: int) -> Any:
-            if worker not in containers:
-                container = LocalContainer(cloud.function, mapping.report_batch_item_failures)
-                rng = random.Random(settings.seed * 7919 + worker)
-                inject_client_faults(container.module.dynamodb, settings.faults, counts, rng)
-                containers[worker] = container
-            return containers[worker]
-
-        poller = Poller(
-            sqs=sqs,
-            queue_url=queue_url,
-            queue_arn=mapping.queue_arn,
-            handler_factory=handler_for,
-            batch_size=mapping.batch_size,
+        poller = faulty_local_poller(
+            cloud,
+            sqs,
+            rates=lambda: settings.faults,
+            counts=counts,
             concurrency=settings.concurrency,
-            timeout_seconds=float(cloud.function.timeout_seconds),
-            faults=settings.faults,
-            fault_counts=counts,
+            visibility_timeout=settings.visibility_timeout,
             seed=settings.seed,
         )
         return _run_waves(
@@ -245,6 +226,58 @@ def run_demo_on_local_cloud(
         )
     finally:
         cloud.stop()
+
+
+def faulty_local_poller(
+    cloud: Any,
+    sqs: Any,
+    *,
+    rates: Callable[[], FaultRates],
+    counts: FaultCounts,
+    concurrency: int,
+    visibility_timeout: int,
+    seed: int,
+) -> Poller:
+    """A poller for the local cloud's mapping, each worker a container with fault hooks.
+
+    Time is compressed: the queue's visibility timeout (180 s as deployed) becomes
+    ``visibility_timeout`` so that redeliveries come in seconds.
+    """
+    from pipeline.local_cloud import LocalContainer
+
+    queue_url = cloud.outputs["QueueUrl"]
+    sqs.set_queue_attributes(
+        QueueUrl=queue_url, Attributes={"VisibilityTimeout": str(visibility_timeout)}
+    )
+    mapping = cloud.mappings[0]
+    containers: dict[int, LocalContainer] = {}
+
+    def container_for(worker: int) -> LocalContainer:
+        """One warm container per worker, kept across waves (and so is its fault sequence)."""
+        if worker not in containers:
+            container = LocalContainer(cloud.function, mapping.report_batch_item_failures)
+            inject_client_faults(
+                container.module.dynamodb,
+                rates,
+                counts,
+                random.Random(seed * 7919 + worker),
+                idempotency_table=cloud.outputs["IdempotencyTableName"],
+            )
+            containers[worker] = container
+        return containers[worker]
+
+    return Poller(
+        sqs=sqs,
+        queue_url=queue_url,
+        queue_arn=mapping.queue_arn,
+        handler_factory=container_for,
+        batch_size=mapping.batch_size,
+        concurrency=concurrency,
+        timeout_seconds=float(cloud.function.timeout_seconds),
+        faults=rates(),
+        fault_counts=counts,
+        seed=seed,
+    )
 
 
 def send_wave(sqs: Any, queue_url: str, wave: list[Any]) -> None:
