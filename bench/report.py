@@ -9,15 +9,16 @@ from typing import TYPE_CHECKING, Any
 
 from bench import deployment
 from bench.capacity import CANCELLED_TRANSACTION_ASSUMPTION
-from bench.deployment import LAMBDA_ARCHITECTURE
-from bench.prices import PRICES_AS_OF, Prices
+from bench.deployment import IDEMPOTENCY_RETENTION_SECONDS, LAMBDA_ARCHITECTURE
+from bench.prices import PRICES_AS_OF, PRICES_SOURCE, Prices
 from bench.sides import BASELINE, OURS_ATOMIC, OURS_LEASED, SIDES
-from bench.storage import TTL_LAG_SECONDS, steady_state
+from bench.storage import TTL_LAG_ASSUMPTION, TTL_LAG_SECONDS, steady_state
 from bench.workload import MIXED_DUPLICATES_PER_BATCH
 
 if TYPE_CHECKING:
     from bench.run import Settings
 
+RETENTION_DAYS = IDEMPOTENCY_RETENTION_SECONDS / 86400
 BOUNDS = ("upper", "lower")
 BOUND_LABELS = {
     "upper": "upper bound (cancel billed x2)",
@@ -354,13 +355,38 @@ def build_targets(figures: list[dict[str, Any]], coldstart: dict[str, Any]) -> l
     return targets
 
 
-def assumptions() -> list[dict[str, str]]:
+def assumptions(settings: Settings) -> list[dict[str, str]]:
     """Figures the bench assumes rather than measures or takes from AWS's documentation."""
+    from bench.run import SQS_ASSUMPTION
+
     return [
         {
             "key": "cancelled_transaction_billing",
             "text": CANCELLED_TRANSACTION_ASSUMPTION,
-            "affects": "WCU/RCU and USD rows marked upper/lower bound",
+            "affects": "WCU and USD rows marked upper/lower bound",
+        },
+        {
+            "key": "sqs_requests_per_message",
+            "text": SQS_ASSUMPTION,
+            "affects": "USD rows (sqs_requests)",
+        },
+        {
+            "key": "ttl_lag",
+            "text": TTL_LAG_ASSUMPTION,
+            "affects": "GiB row, USD per 1M new messages (dynamodb_storage)",
+        },
+        {
+            "key": "prices",
+            "text": f"list prices taken as of {PRICES_AS_OF} ({PRICES_SOURCE}); "
+            "see bench/prices.py",
+            "affects": "USD rows",
+        },
+        {
+            "key": "lambda_duration",
+            "text": "Lambda duration is the modeled batch time measured on this host (not "
+            f"on Graviton), with a {settings.round_trip_ms:g} ms sleep per DynamoDB request "
+            "standing in for AWS's latency",
+            "affects": "msg/s rows, USD rows (lambda_duration)",
         },
     ]
 
@@ -410,9 +436,10 @@ def build_report(
                 f"re-checked online); Lambda at {settings.memory_mb} MB on "
                 f"{LAMBDA_ARCHITECTURE} (${prices.lambda_per_gb_second:.10f} per GB-s), the "
                 "construct's defaults (bench/deployment.py), billed on the modeled duration",
-                f"storage: records = rate x (retention + TTL lag {TTL_LAG_SECONDS // 3600} h)",
+                f"storage: records = rate x (retention {RETENTION_DAYS:g} d, the construct's "
+                f"default + TTL lag {TTL_LAG_SECONDS // 3600} h, assumed)",
             ],
-            "assumptions": assumptions(),
+            "assumptions": assumptions(settings),
         },
         "figures": figures,
         "targets": build_targets(figures, coldstart),
@@ -468,7 +495,7 @@ def print_report(report: dict[str, Any]) -> None:
     storage = report["storage"][OURS_ATOMIC]
     print()
     print(
-        "memory trade-off: records = rate x (retention + TTL lag) = "
+        "memory trade-off: records = rate x (retention + TTL lag, assumed) = "
         f"{storage['rate_per_second']:g}/s x ({storage['retention_seconds'] / 86400:g} d + "
         f"{storage['ttl_lag_seconds'] / 3600:g} h) = {storage['records']:,.0f} records; "
         "x (item bytes + 100 B overhead) per side, as in the GiB row"
@@ -491,4 +518,4 @@ def print_report(report: dict[str, Any]) -> None:
     for note in report["meta"]["notes"]:
         print(f"note: {note}")
     for assumption in report["meta"]["assumptions"]:
-        print(f"assumption ({assumption['affects']}): {assumption['text']}")
+        print(f"ASSUMPTION ({assumption['affects']}): {assumption['text']}")

@@ -35,6 +35,16 @@ WARMUP_MESSAGES = 10
 QUICK_WARMUP_MESSAGES = 4
 MIN_FULL_BATCHES = 2  # a batch size is measured only over at least two full batches
 WARMUP_SEED_OFFSET = 7919
+# ASSUMPTION (not measured): one SendMessage per message, plus one ReceiveMessage and one
+# DeleteMessageBatch per batch of 10. Lambda's pollers also make empty receives, which
+# this leaves out, and a producer batching its sends would pay less.
+SQS_REQUESTS_PER_MESSAGE = 1 + 2 / ACCOUNTING_BATCH
+SQS_ASSUMPTION = (
+    f"SQS requests per message: {SQS_REQUESTS_PER_MESSAGE:g} = 1 SendMessage + 1 "
+    f"ReceiveMessage and 1 DeleteMessageBatch per batch of {ACCOUNTING_BATCH}. Assumed, not "
+    "measured: Lambda's pollers also make empty receives (not counted), and batched sends "
+    "would cost less; the same on every side."
+)
 MIXED_SEED_OFFSET = 2
 
 
@@ -289,7 +299,7 @@ def cost_per_million(
     run = throughput[side][str(ACCOUNTING_BATCH)][phase]
     billed_ms = math.ceil(run["modeled_seconds_per_batch"] * 1000)  # billed per 1 ms
     gb_seconds = invocations * billed_ms / 1000 * settings.memory_mb / 1024
-    sqs_requests = 1e6 * (1 + 2 / ACCOUNTING_BATCH)  # send; receive and delete per batch
+    sqs_requests = 1e6 * SQS_REQUESTS_PER_MESSAGE  # an assumption, see SQS_ASSUMPTION
     costs = {
         "lambda_requests": invocations * prices.lambda_per_million_requests / 1e6,
         "lambda_duration": gb_seconds * prices.lambda_per_gb_second,

@@ -2,7 +2,7 @@
 
 Steady state, every key seen in the last (retention + TTL lag) is stored::
 
-    records ≈ rate x (retention + TTL deletion lag)      (lag: up to about 48 h)
+    records ≈ rate x (retention + TTL deletion lag)      (lag: assumed 48 h)
     bytes   ≈ records x (item bytes + 100 B DynamoDB per-item overhead)
 
 The retention must outlast every redelivery (source queue + DLQ retention), so it is not
@@ -17,7 +17,14 @@ from typing import Any
 
 from bench.capacity import STORAGE_OVERHEAD_BYTES, item_size
 
+# ASSUMPTION: how long an expired item stays (and is billed) before TTL deletes it. AWS
+# says only that deletion typically happens within a few days; 48 h is not measured.
 TTL_LAG_SECONDS = 48 * 3600
+TTL_LAG_ASSUMPTION = (
+    f"TTL deletion lag of {TTL_LAG_SECONDS // 3600} h: expired records are billed this long "
+    "after their retention ends. Assumed, not measured; AWS only says TTL deletes expired "
+    "items typically within a few days, so the storage rows could be higher."
+)
 GIB = 2**30
 SECONDS_PER_MONTH = 30.4375 * 86400
 

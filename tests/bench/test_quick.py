@@ -97,4 +97,6 @@ def test_quick_benchmark_prints_the_table_and_writes_plausible_json(tmp_path: Pa
     assert all(lower[side] <= upper[side] for side in SIDES), (lower, upper)
     assert lower["powertools"] == upper["powertools"] == pytest.approx(1.0), (lower, upper)
     assert "assumption" in figures["write_units_per_duplicate_upper"]
-    assert any(a["key"] == "cancelled_transaction_billing" for a in report["meta"]["assumptions"])
+    assumed = {a["key"] for a in report["meta"]["assumptions"]}
+    assert {"cancelled_transaction_billing", "sqs_requests_per_message", "ttl_lag"} <= assumed
+    assert report["prices"]["as_of"] and "not re-checked" in report["prices"]["source"]
