@@ -2,7 +2,10 @@
 """The CDK app: one ledger stack per stage (``cdk synth -c stage=dev|prod``).
 
 Every stage-specific value lives here, and only here; constructs take them as props.
-cdk-nag's AwsSolutions checks run on every synth: a finding fails it.
+cdk-nag's AwsSolutions checks run on every synth: a finding fails it. cdk.json sets every
+feature flag to its recommended value (``cdk flags --unstable=flags --set --recommended
+--all``; only the IAM policy's statement order and shape changed); after a CDK upgrade,
+rerun it if synth reports unconfigured flags again.
 """
 
 from __future__ import annotations
