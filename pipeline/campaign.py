@@ -33,11 +33,10 @@ from typing import Any, TextIO
 from pipeline import moto_patches
 from pipeline.demo import Progress, faulty_local_poller, send_wave
 from pipeline.faults import FaultCounts, FaultRates
-from pipeline.verdict import Verdict, drain_dead_letters, judge, scan_all
+from pipeline.verdict import Verdict, judge, scan_all
 from pipeline.workload import Workload, generate
 
 MODES = ("atomic", "leased")
-_ATTRIBUTE_FIELDS = ("DataType", "StringValue", "BinaryValue")
 
 
 @dataclass(frozen=True)
@@ -248,22 +247,20 @@ def run_mode(
 
 
 def redrive(sqs: Any, dead_letter_url: str, source_url: str) -> int:
-    """Move every DLQ message back to the source queue: send first, then delete."""
-    moved = 0
-    for message in drain_dead_letters(sqs, dead_letter_url):
-        attributes = {
-            name: {
-                k: v for k, v in value.items() if k in ("DataType", "StringValue", "BinaryValue")
-            }
-            for name, value in message.get("MessageAttributes", {}).items()
-            if not name.startswith("exactly_once.")
-        }
-        sqs.send_message(
-            QueueUrl=source_url, MessageBody=message["Body"], MessageAttributes=attributes
-        )
-        sqs.delete_message(QueueUrl=dead_letter_url, ReceiptHandle=message["ReceiptHandle"])
-        moved += 1
-    return moved
+    """``pipeline dlq redrive``'s way on an endpoint without StartMessageMoveTask."""
+    from pipeline.ops.dlq import redrive_by_hand
+
+    result = redrive_by_hand(
+        sqs,
+        dead_letter_url,
+        source_url,
+        started_ms=int(time.time() * 1000),
+        limit=1_000_000,
+        wait_seconds=0,
+    )
+    if result.not_sent or result.not_deleted:
+        raise RuntimeError(f"redrive incomplete: {result}")
+    return result.moved
 
 
 def lease_takeovers(
