@@ -107,7 +107,10 @@ class AtomicConsumer(Generic[M]):
             if not pending:
                 break
             retry: list[Candidate[M]] = []
-            for chunk in self._chunks(pending):
+            # FIFO: one transaction, so that no later message of a group commits while an
+            # earlier one fails (FIFO batches hold at most 10 messages).
+            chunks = [pending] if is_fifo(records) else self._chunks(pending)
+            for chunk in chunks:
                 retry.extend(self._commit(chunk, now, decisions, known))
             pending = retry
         for candidate in pending:
@@ -145,7 +148,7 @@ class AtomicConsumer(Generic[M]):
         records = [self._record(candidate, now) for candidate in chunk]
         items = [self._store.completed_put(record, now) for record in records]
         items += self._effect.transact_items([candidate.message for candidate in chunk])
-        if len(items) > MAX_TRANSACTION_ITEMS and len(chunk) > 1:
+        if len(items) > MAX_TRANSACTION_ITEMS and len(chunk) > 1 and not self._fifo_chunk(chunk):
             half = len(chunk) // 2
             return self._commit(chunk[:half], now, decisions, known) + self._commit(
                 chunk[half:], now, decisions, known
@@ -188,10 +191,17 @@ class AtomicConsumer(Generic[M]):
             if reason.get("Code") != "ConditionalCheckFailed":
                 retry.append(candidate)  # cancelled because of another item, or a conflict
                 continue
-            item = reason.get("Item")
-            existing = (
-                IdempotencyRecord.from_item(item) if item else self._store.get(candidate.record_id)
-            )
+            try:
+                item = reason.get("Item")
+                existing = (
+                    IdempotencyRecord.from_item(item)
+                    if item
+                    else self._store.get(candidate.record_id)
+                )
+            except (ClientError, BotoCoreError, KeyError, ValueError) as exc:
+                why = f"existing record unreadable: {type(exc).__name__}"
+                decisions[candidate.message_id] = Decision(Outcome.FAILED, candidate.record_id, why)
+                continue
             verdict = classify(existing, candidate.payload_hash, now)
             if existing is None or verdict is Verdict.CLAIMABLE:
                 retry.append(candidate)  # the record changed since the condition was checked
@@ -201,6 +211,10 @@ class AtomicConsumer(Generic[M]):
                 _VERDICT_OUTCOME[verdict], candidate.record_id, _explain(verdict, existing)
             )
         return retry
+
+    @staticmethod
+    def _fifo_chunk(chunk: list[Candidate[M]]) -> bool:
+        return any(candidate.group_id is not None for candidate in chunk)
 
     @staticmethod
     def _fail(chunk: list[Candidate[M]], decisions: dict[str, Decision], why: str) -> None:

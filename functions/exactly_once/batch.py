@@ -22,7 +22,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from .dead_letters import DeadLetterQueue
 from .errors import RetryLater
-from .messages import Decision, is_fifo
+from .messages import Decision, hold_back_after_group_failures, is_fifo
 from .telemetry import Telemetry
 
 
@@ -56,6 +56,8 @@ class ExactlyOnceBatchHandler:
     def __call__(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         records: list[dict[str, Any]] = list(event.get("Records") or [])
         decisions = self._consumer.decide(records, remaining_millis_of(context))
+        if is_fifo(records):
+            decisions = hold_back_after_group_failures(records, decisions)
         decisions = self._dead_letters.settle(records, decisions)
         self._telemetry.record(decisions)
         self.last_decisions = decisions

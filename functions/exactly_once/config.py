@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -10,6 +11,7 @@ from .keys import KeySpec
 
 DEFAULT_RETENTION_SECONDS = 30 * 24 * 3600
 DEFAULT_MAX_LEASE_SECONDS = 900.0
+MAX_SECONDS = 10 * 365 * 24 * 3600  # a sanity bound on any duration
 
 
 @dataclass(frozen=True)
@@ -47,9 +49,12 @@ class ExactlyOnceConfig:
             if raw is None or not raw.strip():
                 return default
             try:
-                return float(raw)
+                value = float(raw)
             except ValueError:
                 raise ConfigurationError(f"{name} must be a number, got {raw!r}") from None
+            if not math.isfinite(value) or value > MAX_SECONDS:
+                raise ConfigurationError(f"{name} must be a finite number of seconds, got {raw!r}")
+            return value
 
         return cls(
             table_name=required("IDEMPOTENCY_TABLE_NAME"),

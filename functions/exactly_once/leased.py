@@ -53,13 +53,11 @@ class LeasedConsumer(Generic[M]):
         client: Any,
         effect: LeasedEffect[M],
         clock: Clock,
-        owner_prefix: str = "",
     ) -> None:
         self._config = config
         self._store = IdempotencyStore(client, config.table_name)
         self._effect = effect
         self._clock = clock
-        self._owner_prefix = owner_prefix
 
     def decide(
         self,
@@ -89,7 +87,7 @@ class LeasedConsumer(Generic[M]):
 
     def _process(self, candidate: Candidate[M], remaining: int | None) -> Decision:
         now = self._clock.now()
-        owner = f"{self._owner_prefix}{uuid.uuid4()}"
+        owner = str(uuid.uuid4())
         lease = IdempotencyRecord(
             id=candidate.record_id,
             status=RecordStatus.INPROGRESS,
@@ -100,10 +98,16 @@ class LeasedConsumer(Generic[M]):
             lease_owner=owner,
             lease_expiry_ms=lease_expiry_for(now, self._config.max_lease_seconds, remaining),
         )
+        if remaining is not None and remaining <= 0:
+            why = "no time left in the invocation to take a lease"
+            return Decision(Outcome.FAILED, candidate.record_id, why)
         try:
             claim = self._store.acquire(lease, now)
         except _AWS_ERRORS as exc:
             return Decision(Outcome.FAILED, candidate.record_id, f"could not take the lease: {exc}")
+        except (KeyError, ValueError) as exc:  # the record held is not one of ours
+            why = f"existing record unreadable: {type(exc).__name__}"
+            return Decision(Outcome.FAILED, candidate.record_id, why)
         if not claim.won:
             return self._refused(candidate, claim.existing, now)
 
@@ -113,7 +117,7 @@ class LeasedConsumer(Generic[M]):
         try:
             self._effect.apply(candidate.message, candidate.record_id, attempt)
         except Exception as exc:  # noqa: BLE001 - any effect failure means "retry later"
-            self._release_quietly(candidate.record_id, owner)
+            self._release_quietly(candidate.record_id, owner, self._clock.now())
             return Decision(Outcome.FAILED, candidate.record_id, f"effect raised {exc!r}")
 
         try:
@@ -142,9 +146,9 @@ class LeasedConsumer(Generic[M]):
         why = f"key leased by {existing.lease_owner} until {existing.lease_expiry_ms} ms"
         return Decision(Outcome.IN_PROGRESS, candidate.record_id, why)
 
-    def _release_quietly(self, record_id: str, owner: str) -> None:
+    def _release_quietly(self, record_id: str, owner: str, now: float) -> None:
         """Free the key for a retry; if that fails the lease simply runs out."""
         try:
-            self._store.release(record_id, owner)
+            self._store.release(record_id, owner, now)
         except (LeaseLost, *_AWS_ERRORS):
             pass

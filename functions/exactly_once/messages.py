@@ -54,6 +54,9 @@ def admit(record: Mapping[str, Any], key: KeySpec, parse: Parser[M]) -> Candidat
         message = parse(document)
     except InvalidMessage as exc:
         return Decision(Outcome.INVALID, record_id=record_id, reason=exc.reason)
+    except Exception as exc:  # noqa: BLE001 - a parser bug must not fail the whole batch
+        why = f"message could not be parsed ({type(exc).__name__})"
+        return Decision(Outcome.INVALID, record_id=record_id, reason=why)
     return Candidate(
         message_id=record["messageId"],
         record_id=record_id,
@@ -61,3 +64,29 @@ def admit(record: Mapping[str, Any], key: KeySpec, parse: Parser[M]) -> Candidat
         message=message,
         group_id=group_id_of(record),
     )
+
+
+def hold_back_after_group_failures(
+    records: Sequence[Mapping[str, Any]], decisions: dict[str, Decision]
+) -> dict[str, Decision]:
+    """FIFO: after a message group's first item failure, the rest of it is retried too.
+
+    Powertools' FIFO processor reports them as failures anyway; turning DLQ-bound ones
+    into failures here keeps them from reaching the DLQ now and again on their retry.
+    """
+    held = dict(decisions)
+    failed_groups: set[str] = set()
+    for record in records:
+        group, message_id = group_id_of(record), record["messageId"]
+        if group is None:
+            continue
+        decision = held[message_id]
+        if group in failed_groups and not decision.outcome.is_item_failure:
+            held[message_id] = Decision(
+                Outcome.FAILED,
+                decision.record_id,
+                f"held behind an earlier failure in its FIFO group ({decision.outcome.value})",
+            )
+        elif decision.outcome.is_item_failure:
+            failed_groups.add(group)
+    return held

@@ -27,7 +27,7 @@ _NAMES = {
 # Absent, or past retention (TTL may not have deleted it yet), or an INPROGRESS lease that
 # has run out: `protocol.classify` returns CLAIMABLE for exactly these.
 CLAIMABLE_CONDITION = (
-    "attribute_not_exists(#id) OR #exp < :now_s OR "
+    "attribute_not_exists(#id) OR attribute_not_exists(#exp) OR #exp < :now_s OR "
     "(#status = :inprogress AND (attribute_not_exists(#lease) OR #lease < :now_ms))"
 )
 
@@ -162,17 +162,27 @@ class IdempotencyStore:
                 raise LeaseLost(f"lease on {record_id} is no longer held by {owner}") from exc
             raise
 
-    def release(self, record_id: str, owner: str) -> None:
-        """Delete the INPROGRESS record after a failed effect, only if ``owner`` holds it."""
+    def release(self, record_id: str, owner: str, now: float) -> None:
+        """End the lease now after a failed effect, only if ``owner`` still holds it.
+
+        The record stays (with its ``attempt`` count): the next delivery takes the key over
+        at once, and the count still says how many attempts the key has seen.
+        """
         try:
-            self._client.delete_item(
+            self._client.update_item(
                 TableName=self.table_name,
                 Key={r.ID: {"S": record_id}},
+                UpdateExpression="SET #lease = :ended, #updated = :now_ms",
                 ConditionExpression=OWNER_CONDITION,
-                ExpressionAttributeNames=_names("#status", "#owner"),
+                ExpressionAttributeNames={
+                    **_names("#status", "#owner", "#lease"),
+                    "#updated": r.UPDATED_AT_MS,
+                },
                 ExpressionAttributeValues={
                     ":inprogress": {"S": RecordStatus.INPROGRESS.value},
                     ":owner": {"S": owner},
+                    ":ended": {"N": str(now_millis(now) - 1)},
+                    ":now_ms": {"N": str(now_millis(now))},
                 },
             )
         except ClientError as exc:

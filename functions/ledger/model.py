@@ -16,6 +16,9 @@ MAX_CENTS = 2**63 - 1  # balances are 64-bit cents in every system the ledger fe
 _ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,127}$"
 FIELDS = ("transaction_id", "account_id", "amount", "currency")
 _AMOUNT = re.compile(r"^-?(0|[1-9][0-9]*)(\.[0-9]{1,2})?$")
+# 64-bit cents have at most 17 integer digits: checked before Decimal sees the string, so
+# a megabyte of digits is refused rather than overflowing Decimal's context.
+_MAX_INTEGER_DIGITS = 17
 
 
 class LedgerTransaction(BaseModel):
@@ -33,6 +36,8 @@ class LedgerTransaction(BaseModel):
     def _plain_decimal(cls, value: str) -> str:
         if not _AMOUNT.fullmatch(value):
             raise ValueError("must be a decimal string with at most 2 places, like '10.50' or '-3'")
+        if len(value.lstrip("-").split(".")[0]) > _MAX_INTEGER_DIGITS:
+            raise ValueError("exceeds the 64-bit range in cents")
         cents = cls._cents_of(value)
         if cents == 0:
             raise ValueError("must not be zero")

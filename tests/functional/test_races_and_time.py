@@ -155,7 +155,7 @@ def test_a_stale_lease_owner_can_neither_complete_nor_release_its_successors_rec
     with pytest.raises(LeaseLost):
         store.complete("ledger-v1#k", "A", clock.now())
     with pytest.raises(LeaseLost):
-        store.release("ledger-v1#k", "A")
+        store.release("ledger-v1#k", "A", clock.now())
     # THEN B's record is untouched and B can complete it
     current = store.get("ledger-v1#k")
     assert current and current.lease_owner == "B" and current.status is RecordStatus.INPROGRESS
@@ -296,3 +296,59 @@ def test_lease_ends_with_the_invocation_when_little_time_is_left(
     [lease] = seen
     assert lease is not None and lease.lease_expiry_ms is not None
     assert lease.lease_expiry_ms <= now_millis(clock.now()) + 5000
+
+
+def test_a_released_lease_frees_the_key_at_once_and_the_attempts_keep_counting(
+    resources: LedgerResources, clock: ManualClock
+) -> None:
+    store = IdempotencyStore(resources.dynamodb, resources.idempotency_table)
+
+    def lease(owner: str) -> IdempotencyRecord:
+        now = clock.now()
+        return IdempotencyRecord(
+            id="ledger-v1#r",
+            status=RecordStatus.INPROGRESS,
+            payload_hash="h",
+            expiration=expiration_for(now, RETENTION),
+            updated_at_ms=now_millis(now),
+            message_id="m",
+            lease_owner=owner,
+            lease_expiry_ms=lease_expiry_for(now, 30, None),
+        )
+
+    # GIVEN A's effect failed and A released its lease
+    assert store.acquire(lease("A"), clock.now()).won
+    store.release("ledger-v1#r", "A", clock.now())
+    clock.advance(0.01)
+    # WHEN B comes at once, well within A's original 30 s
+    claim = store.acquire(lease("B"), clock.now())
+    # THEN B takes the key, and the record says this is the second attempt, after A
+    assert claim.won
+    record = store.get("ledger-v1#r")
+    assert record and record.attempt == 2 and record.previous_owner == "A"
+
+
+def test_a_record_without_expiration_is_claimable_in_python_and_in_dynamodb(
+    resources: LedgerResources, clock: ManualClock
+) -> None:
+    """The condition expression and protocol.classify agree on a record missing its TTL."""
+    resources.dynamodb.put_item(
+        TableName=resources.idempotency_table,
+        Item={"id": {"S": "ledger-v1#x"}, "status": {"S": "COMPLETED"}, "payload_hash": {"S": "h"}},
+    )
+    store = IdempotencyStore(resources.dynamodb, resources.idempotency_table)
+    now = clock.now()
+    taken = store.acquire(
+        IdempotencyRecord(
+            id="ledger-v1#x",
+            status=RecordStatus.INPROGRESS,
+            payload_hash="h",
+            expiration=expiration_for(now, RETENTION),
+            updated_at_ms=now_millis(now),
+            message_id="m",
+            lease_owner="A",
+            lease_expiry_ms=lease_expiry_for(now, 30, None),
+        ),
+        now,
+    )
+    assert taken.won

@@ -31,6 +31,7 @@ def test_amounts_become_integer_cents(amount: str, cents: int) -> None:
         ({"amount": "Infinity"}, "amount", "at most 2 places"),
         ({"amount": "-0.00"}, "amount", "must not be zero"),
         ({"amount": str(MAX_CENTS)}, "amount", "64-bit"),
+        ({"amount": "9" * 1_000_000}, "amount", "64-bit"),  # Decimal would overflow
         ({"amount": 10.5}, "amount", "valid string"),
         ({"currency": "XYZ"}, "currency", "ISO 4217"),
         ({"currency": "eur"}, "currency", "ISO 4217"),
