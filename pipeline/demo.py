@@ -286,10 +286,18 @@ def send_wave(sqs: Any, queue_url: str, wave: list[Any]) -> None:
             {"Id": str(i), "MessageBody": sent.body}
             for i, sent in enumerate(wave[start : start + 10])
         ]
-        while entries:
+        for attempt in range(8):
             failed = sqs.send_message_batch(QueueUrl=queue_url, Entries=entries).get("Failed", [])
-            retry = {f["Id"] for f in failed if not f.get("SenderFault")}
+            refused = [f for f in failed if f.get("SenderFault")]
+            if refused:
+                raise RuntimeError(f"the queue refused a workload message: {refused[0]}")
+            retry = {f["Id"] for f in failed}
             entries = [e for e in entries if e["Id"] in retry]
+            if not entries:
+                break
+            time.sleep(0.05 * 2**attempt)
+        else:
+            raise RuntimeError(f"{len(entries)} workload messages could not be sent")
 
 
 class Progress:
@@ -346,7 +354,9 @@ def render(report: DemoReport) -> str:
     if v.passed:
         lines.append(
             f"VERDICT: PASS - every balance matches; {v.applied} of {v.unique_sent} unique "
-            "transactions applied once, none twice, none lost"
+            "transactions applied once"
+            + (f", {v.unsettled} in the DLQ after failed deliveries" if v.unsettled else "")
+            + ", none twice, none lost"
         )
     else:
         lines.append("VERDICT: FAIL")

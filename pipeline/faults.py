@@ -23,7 +23,12 @@ class InjectedCrash(BaseException):
 
 @dataclass(frozen=True)
 class FaultRates:
-    """Probabilities per DynamoDB write (crashes, throttling) or per invocation (lost response)."""
+    """Probabilities per DynamoDB write (crashes, throttling) or per invocation (lost response).
+
+    "Before/after effect" means before/after a write: in atomic mode the one transaction
+    (effect and record together); in leased mode any of its writes (the lease, the effect,
+    the completion), so every boundary between them is hit.
+    """
 
     crash_before_effect: float = 0.0
     crash_after_effect: float = 0.0

@@ -26,6 +26,8 @@ class Verdict:
     # transactions whose lease was taken over), with the transactions' causes.
     explained_repeats: list[str] = field(default_factory=list)
     repeats: int = 0
+    # Transactions whose deliveries all failed: SQS moved them to the DLQ (applied or not).
+    unsettled: int = 0
 
     @property
     def passed(self) -> bool:
@@ -181,9 +183,14 @@ def judge(
             verdict.wrong_balances.append(
                 f"{label}: balance {got[0]} ({got[1]} applied) matches no set of its transactions"
             )
-    missing_dead = workload.expected_dead_letters() - sum(
-        1 for m in dead if _reason_of(m) != SQS_MOVED
-    )
-    if missing_dead > 0:
-        verdict.lost.append(f"{missing_dead} invalid or conflicting messages missing from the DLQ")
+    # Every invalid or conflicting body sent must be in the DLQ, with a reason, at least as
+    # often as it was sent (a crash after the DLQ send may add a copy, never remove one).
+    expected_dead = Counter(s.body for s in workload.sends if s.kind in ("invalid", "conflict"))
+    present = Counter(m["Body"] for m in dead if _reason_of(m) != SQS_MOVED)
+    missing = expected_dead - present
+    if missing:
+        verdict.lost.append(
+            f"{sum(missing.values())} invalid or conflicting messages missing from the DLQ"
+        )
+    verdict.unsettled = sum(len(amounts) for amounts in unsettled.values())
     return verdict

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import json
 import random
-from collections import defaultdict
 from dataclasses import asdict, dataclass
 from decimal import Decimal
-from typing import Any
 
 # Bodies that must land in the DLQ as invalid, each for its own reason.
 INVALID_BODIES = (
@@ -48,19 +46,6 @@ class Workload:
     @property
     def sends(self) -> list[Sent]:
         return [s for wave in self.waves for s in wave]
-
-    def expected_balances(self) -> dict[tuple[str, str], tuple[int, int]]:
-        """(account, currency) -> (balance in cents, number of transactions), once per id."""
-        totals: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
-        for sent in self.sends:
-            if sent.kind == "original" and sent.account_id and sent.currency:
-                total = totals[(sent.account_id, sent.currency)]
-                total[0] += sent.amount_cents
-                total[1] += 1
-        return {key: (cents, count) for key, (cents, count) in totals.items()}
-
-    def expected_dead_letters(self) -> int:
-        return sum(1 for s in self.sends if s.kind in ("invalid", "conflict"))
 
     def unique_transactions(self) -> int:
         return sum(1 for s in self.sends if s.kind == "original")
@@ -120,8 +105,3 @@ def generate(
     for sends in waves:
         rng.shuffle(sends)
     return Workload(waves=[w for w in waves if w])
-
-
-def body_attributes(sent: Sent) -> dict[str, Any]:
-    """Message attributes a producer might add (carried into the DLQ)."""
-    return {"producer": {"DataType": "String", "StringValue": "pipeline-demo"}}
