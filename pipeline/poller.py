@@ -161,14 +161,19 @@ class Poller:
             return
         failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
         done = [m for m in messages if m["MessageId"] not in failed]
+        not_deleted = 0
         for start in range(0, len(done), 10):
             chunk = done[start : start + 10]
-            self.sqs.delete_message_batch(
+            response = self.sqs.delete_message_batch(
                 QueueUrl=self.queue_url,
                 Entries=[
                     {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)
                 ],
             )
-        self.stats.add_deleted(len(done))
+            # As on AWS: an undeleted success comes back after the visibility timeout and
+            # is then a duplicate.
+            not_deleted += len(response.get("Failed", []))
+        self.stats.add_deleted(len(done) - not_deleted)
         summary = ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items()))
-        self.on_batch(f"batch of {len(records)}: {summary}; {len(failed)} to retry")
+        undeleted = f"; {not_deleted} not deleted" if not_deleted else ""
+        self.on_batch(f"batch of {len(records)}: {summary}; {len(failed)} to retry{undeleted}")
