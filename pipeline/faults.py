@@ -90,8 +90,22 @@ def inject_client_faults(
     callable, read at each call: a campaign turns faults off for its final settling.
     """
     current = rates if callable(rates) else (lambda: rates)
+    last_items: list[int] = [0]  # size of the transaction being sent, for its reasons
 
-    def before(model: Any, params: dict[str, Any], **_: Any) -> None:
+    def transact_items() -> range:
+        return range(last_items[0])
+
+    def stall(model: Any, params: dict[str, Any], **_: Any) -> None:
+        # before-parameter-build sees the API parameters (before-call sees the HTTP request).
+        last_items[0] = len(params.get("TransactItems", []))
+        is_effect = model.name == "TransactWriteItems" or (
+            params.get("TableName", idempotency_table) != idempotency_table
+        )
+        if is_effect and rng.random() < current().stall:
+            counts.add("stalls")
+            time.sleep(current().stall_seconds)
+
+    def before(model: Any, **_: Any) -> None:
         rates = current()
         if rng.random() < rates.throttle:
             counts.add("throttled")
@@ -100,22 +114,15 @@ def inject_client_faults(
             )
         if model.name == "TransactWriteItems" and rng.random() < rates.transaction_conflict:
             counts.add("transaction_conflicts")
-            items = params.get("TransactItems", [])
             raise _error(
                 "TransactionCanceledException",
                 "Transaction cancelled [TransactionConflict] (injected)",
                 model.name,
-                CancellationReasons=[{"Code": "TransactionConflict"} for _ in items],
+                CancellationReasons=[{"Code": "TransactionConflict"} for _ in transact_items()],
             )
         if rng.random() < rates.crash_before_effect:
             counts.add("crashes_before_effect")
             raise InjectedCrash(f"before {model.name}")
-        is_effect = params.get("TableName", idempotency_table) != idempotency_table or (
-            model.name == "TransactWriteItems"
-        )
-        if is_effect and rng.random() < rates.stall:
-            counts.add("stalls")
-            time.sleep(rates.stall_seconds)
 
     def after(model: Any, **_: Any) -> None:
         if rng.random() < current().crash_after_effect:
@@ -124,5 +131,6 @@ def inject_client_faults(
 
     events = dynamodb.meta.events
     for operation in EFFECT_OPERATIONS:
+        events.register(f"before-parameter-build.dynamodb.{operation}", stall)
         events.register(f"before-call.dynamodb.{operation}", before)
         events.register(f"after-call.dynamodb.{operation}", after)
