@@ -33,6 +33,20 @@ from tests.support.payments import FakePaymentProvider, PaymentEffect
 RETENTION = 3600
 
 
+def lease_of(record_id: str, owner: str, now: float, seconds: float = 30) -> IdempotencyRecord:
+    """An INPROGRESS record as a leased consumer would write it at ``now``."""
+    return IdempotencyRecord(
+        id=record_id,
+        status=RecordStatus.INPROGRESS,
+        payload_hash="h",
+        expiration=expiration_for(now, RETENTION),
+        updated_at_ms=now_millis(now),
+        message_id="m",
+        lease_owner=owner,
+        lease_expiry_ms=lease_expiry_for(now, seconds, None),
+    )
+
+
 def barrier_before(operation: str, parties: int) -> Any:
     """Holds each thread at its first ``operation`` call until all have reached it."""
     barrier = threading.Barrier(parties, timeout=10)
@@ -132,24 +146,13 @@ def test_a_stale_lease_owner_can_neither_complete_nor_release_its_successors_rec
 ) -> None:
     store = IdempotencyStore(resources.dynamodb, resources.idempotency_table)
 
-    def lease(owner: str) -> IdempotencyRecord:
-        now = clock.now()
-        return IdempotencyRecord(
-            id="ledger-v1#k",
-            status=RecordStatus.INPROGRESS,
-            payload_hash="h",
-            expiration=expiration_for(now, RETENTION),
-            updated_at_ms=now_millis(now),
-            message_id="m",
-            lease_owner=owner,
-            lease_expiry_ms=lease_expiry_for(now, 30, None),
-        )
-
     # GIVEN A's lease ran out and B took the key over
-    assert store.acquire(lease("A"), clock.now()).won
-    assert not store.acquire(lease("B"), clock.now()).won, "A's lease is still live"
+    assert store.acquire(lease_of("ledger-v1#k", "A", clock.now()), clock.now()).won
+    assert not store.acquire(lease_of("ledger-v1#k", "B", clock.now()), clock.now()).won, (
+        "A's lease is still live"
+    )
     clock.advance(31)
-    takeover = store.acquire(lease("B"), clock.now())
+    takeover = store.acquire(lease_of("ledger-v1#k", "B", clock.now()), clock.now())
     assert takeover.won and takeover.existing and takeover.existing.lease_owner == "A"
     # WHEN A wakes up and tries to finish
     with pytest.raises(LeaseLost):
@@ -303,25 +306,12 @@ def test_a_released_lease_frees_the_key_at_once_and_the_attempts_keep_counting(
 ) -> None:
     store = IdempotencyStore(resources.dynamodb, resources.idempotency_table)
 
-    def lease(owner: str) -> IdempotencyRecord:
-        now = clock.now()
-        return IdempotencyRecord(
-            id="ledger-v1#r",
-            status=RecordStatus.INPROGRESS,
-            payload_hash="h",
-            expiration=expiration_for(now, RETENTION),
-            updated_at_ms=now_millis(now),
-            message_id="m",
-            lease_owner=owner,
-            lease_expiry_ms=lease_expiry_for(now, 30, None),
-        )
-
     # GIVEN A's effect failed and A released its lease
-    assert store.acquire(lease("A"), clock.now()).won
+    assert store.acquire(lease_of("ledger-v1#r", "A", clock.now()), clock.now()).won
     store.release("ledger-v1#r", "A", clock.now())
     clock.advance(0.01)
     # WHEN B comes at once, well within A's original 30 s
-    claim = store.acquire(lease("B"), clock.now())
+    claim = store.acquire(lease_of("ledger-v1#r", "B", clock.now()), clock.now())
     # THEN B takes the key, and the record says this is the second attempt, after A
     assert claim.won
     record = store.get("ledger-v1#r")
@@ -338,17 +328,5 @@ def test_a_record_without_expiration_is_claimable_in_python_and_in_dynamodb(
     )
     store = IdempotencyStore(resources.dynamodb, resources.idempotency_table)
     now = clock.now()
-    taken = store.acquire(
-        IdempotencyRecord(
-            id="ledger-v1#x",
-            status=RecordStatus.INPROGRESS,
-            payload_hash="h",
-            expiration=expiration_for(now, RETENTION),
-            updated_at_ms=now_millis(now),
-            message_id="m",
-            lease_owner="A",
-            lease_expiry_ms=lease_expiry_for(now, 30, None),
-        ),
-        now,
-    )
+    taken = store.acquire(lease_of("ledger-v1#x", "A", now), now)
     assert taken.won
