@@ -138,10 +138,10 @@ def run_accounting(settings: Settings) -> dict[str, Any]:
     import boto3
 
     from bench.meter import DynamoDBMeter
-    from bench.sides import SIDES, build_side, scan_items
+    from bench.sides import SIDES, build_side
     from bench.storage import mean_item_bytes
     from bench.workload import MIXED_DUPLICATES_PER_BATCH, batches, build_workload, mixed_batches
-    from pipeline.resources import REGION
+    from pipeline.resources import REGION, scan_items
 
     workload = build_workload(settings.messages, seed=settings.seed)
     warmup = build_workload(settings.warmup_messages, seed=settings.seed + WARMUP_SEED_OFFSET)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -110,14 +109,3 @@ def build_side(name: str, meter: DynamoDBMeter) -> Side:
         IDEMPOTENCY_RETENTION_SECONDS,
         metrics,
     )
-
-
-def scan_items(client: Any, table: str) -> Iterator[dict[str, Any]]:
-    """Every item of ``table``, page by page."""
-    kwargs: dict[str, Any] = {"TableName": table, "ConsistentRead": True}
-    while True:
-        page = client.scan(**kwargs)
-        yield from page.get("Items", [])
-        if "LastEvaluatedKey" not in page:
-            return
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

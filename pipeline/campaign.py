@@ -31,10 +31,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from pipeline import moto_patches
-from pipeline.demo import Progress, faulty_local_poller, send_wave
+from pipeline.demo import Progress, faulty_local_poller, send_wave, workload_for
 from pipeline.faults import FaultCounts, FaultRates
-from pipeline.verdict import Verdict, judge, scan_all
-from pipeline.workload import Workload, generate
+from pipeline.resources import scan_items
+from pipeline.verdict import Verdict, judge
+from pipeline.workload import Workload
 
 MODES = ("atomic", "leased")
 
@@ -152,15 +153,7 @@ class CampaignReport:
 
 def run_campaign(settings: CampaignSettings, *, out: TextIO = sys.stderr) -> CampaignReport:
     started = time.monotonic()
-    workload = generate(
-        transactions=settings.transactions,
-        accounts=settings.accounts,
-        duplicate_rate=settings.duplicate_rate,
-        invalid_rate=settings.invalid_rate,
-        conflict_rate=settings.conflict_rate,
-        wave_size=settings.wave_size,
-        seed=settings.seed,
-    )
+    workload = workload_for(settings)
     modes = [run_mode(settings, workload, mode, out=out) for mode in settings.modes]
     print("retention check: records expiring under late duplicates...", file=out, flush=True)
     retention = check_retention(seed=settings.seed)
@@ -276,7 +269,7 @@ def lease_takeovers(
     dynamodb: Any, table: str, workload: Workload, key: Any
 ) -> dict[str, tuple[int, str]]:
     """Transactions whose record shows takeovers of expired leases: how many, and why."""
-    records = {item["id"]["S"]: item for item in scan_all(dynamodb, table)}
+    records = {item["id"]["S"]: item for item in scan_items(dynamodb, table)}
     found: dict[str, tuple[int, str]] = {}
     for sent in workload.sends:
         if sent.kind != "original" or not sent.transaction_id:
@@ -347,7 +340,7 @@ def check_retention(*, seed: int) -> RetentionResult:
             deliver()
             counts = [
                 int(item["transaction_count"]["N"])
-                for item in scan_all(resources.dynamodb, resources.ledger_table)
+                for item in scan_items(resources.dynamodb, resources.ledger_table)
             ]
             return sum(counts) - len(bodies)
 

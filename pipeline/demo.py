@@ -76,7 +76,8 @@ def ledger_consumer(resources: LedgerResources, dynamodb: Any) -> ExactlyOnceBat
     )
 
 
-def _workload(settings: DemoSettings) -> Workload:
+def workload_for(settings: Any) -> Workload:
+    """The seeded workload a demo's or a campaign's settings describe."""
     return generate(
         transactions=settings.transactions,
         accounts=settings.accounts,
@@ -132,7 +133,7 @@ def run_demo(
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     moto_patches.install()
     started = time.monotonic()
-    workload = _workload(settings)
+    workload = workload_for(settings)
     resources = create_ledger_resources(visibility_timeout=settings.visibility_timeout)
     lock = threading.Lock()
     counts = FaultCounts()
@@ -192,7 +193,7 @@ def run_demo_on_local_cloud(
     moto_patches.install()  # the server runs in this process: its backends are patched too
     quiet_moto()
     started = time.monotonic()
-    workload = _workload(settings)
+    workload = workload_for(settings)
     print("starting the local cloud (moto server, ledger stack)...", file=out, flush=True)
     cloud = start_local_cloud(free_port(), stage, poll=False)
     try:

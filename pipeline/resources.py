@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -142,3 +143,14 @@ def create_ledger_resources(
         dlq_url=dlq_url,
         dlq_arn=dlq_arn,
     )
+
+
+def scan_items(client: Any, table: str) -> Iterator[dict[str, Any]]:
+    """Every item of ``table``, page by page, strongly consistent."""
+    kwargs: dict[str, Any] = {"TableName": table, "ConsistentRead": True}
+    while True:
+        page = client.scan(**kwargs)
+        yield from page.get("Items", [])
+        if "LastEvaluatedKey" not in page:
+            return
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

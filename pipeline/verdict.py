@@ -8,6 +8,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from pipeline.resources import scan_items
 from pipeline.workload import Workload
 
 
@@ -32,17 +33,6 @@ class Verdict:
     @property
     def passed(self) -> bool:
         return not (self.wrong_balances or self.applied_twice or self.lost)
-
-
-def scan_all(dynamodb: Any, table: str) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"TableName": table, "ConsistentRead": True}
-    while True:
-        page = dynamodb.scan(**kwargs)
-        items.extend(page.get("Items", []))
-        if "LastEvaluatedKey" not in page:
-            return items
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 def drain_dead_letters(sqs: Any, dlq_url: str) -> list[dict[str, Any]]:
@@ -129,7 +119,7 @@ def judge(
     subset of those transactions, each applied once, explains it exactly.
     """
     actual: dict[tuple[str, str], tuple[int, int]] = {}
-    for item in scan_all(dynamodb, ledger_table):
+    for item in scan_items(dynamodb, ledger_table):
         key = (item["account_id"]["S"], item["currency"]["S"])
         actual[key] = (int(item["balance_cents"]["N"]), int(item["transaction_count"]["N"]))
     dead = drain_dead_letters(sqs, dlq_url)

@@ -85,14 +85,14 @@ def expected_balances(summary: SentLogSummary) -> dict[tuple[str, str], tuple[in
 
 
 def ledger_balances(dynamodb: Any, table: str) -> dict[tuple[str, str], tuple[int, int]]:
-    from pipeline.verdict import scan_all
+    from pipeline.resources import scan_items
 
     return {
         (item["account_id"]["S"], item["currency"]["S"]): (
             int(item["balance_cents"]["N"]),
             int(item["transaction_count"]["N"]),
         )
-        for item in scan_all(dynamodb, table)
+        for item in scan_items(dynamodb, table)
     }
 
 

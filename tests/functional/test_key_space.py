@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 
+from pipeline.resources import scan_items
 from tests.support.aws import LedgerResources
-from tests.support.ledger import LedgerHarness, iter_items, transaction
+from tests.support.ledger import LedgerHarness, transaction
 
 
 def _record_id(transaction_id: str) -> str:
@@ -26,10 +27,10 @@ def _record_id(transaction_id: str) -> str:
 def _tables(resources: LedgerResources) -> tuple[set[tuple[str, str]], set[str]]:
     ledger = {
         (item["account_id"]["S"], item["currency"]["S"])
-        for item in iter_items(resources.dynamodb, resources.ledger_table)
+        for item in scan_items(resources.dynamodb, resources.ledger_table)
     }
     records = {
-        item["id"]["S"] for item in iter_items(resources.dynamodb, resources.idempotency_table)
+        item["id"]["S"] for item in scan_items(resources.dynamodb, resources.idempotency_table)
     }
     return ledger, records
 

@@ -23,7 +23,7 @@ import pytest
 from pipeline.corpus import Corpus, HostileCase, ValidTransaction, build_corpus
 from pipeline.local_cloud import LocalCloud, start_local_cloud
 from pipeline.moto_server import FAKE_CREDENTIALS, free_port
-from tests.support.ledger import iter_items
+from pipeline.resources import scan_items
 
 pytestmark = [pytest.mark.local, pytest.mark.slow]
 
@@ -91,8 +91,8 @@ def run() -> Iterator[Run]:
             corpus=corpus,
             sent=sent,
             dead=_drain_dlq(sqs, cloud.outputs["DeadLetterQueueUrl"]),
-            ledger=list(iter_items(dynamodb, cloud.outputs["LedgerTableName"])),
-            idempotency=list(iter_items(dynamodb, cloud.outputs["IdempotencyTableName"])),
+            ledger=list(scan_items(dynamodb, cloud.outputs["LedgerTableName"])),
+            idempotency=list(scan_items(dynamodb, cloud.outputs["IdempotencyTableName"])),
             batch_lines=lines,
             seconds=time.monotonic() - started,
         )
