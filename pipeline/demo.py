@@ -18,7 +18,7 @@ from aws_lambda_powertools import Logger, Metrics
 
 from exactly_once import ExactlyOnceBatchHandler
 from pipeline import moto_patches
-from pipeline.faults import FaultCounts, FaultRates, inject_client_faults
+from pipeline.faults import OBSERVED, FaultCounts, FaultRates, inject_client_faults
 from pipeline.poller import Poller
 from pipeline.resources import LedgerResources, create_ledger_resources
 from pipeline.serialized import SerializedClient
@@ -338,7 +338,9 @@ _DEMO_FAULTS = ("crashes_before_effect", "crashes_after_effect", "lost_responses
 def render(report: DemoReport) -> str:
     v = report.verdict
     outcome_line = ", ".join(f"{k} {n}" for k, n in sorted(report.outcomes.items()))
-    injected = {k: n for k, n in report.faults.items() if n or k in _DEMO_FAULTS}
+    injected = {
+        k: n for k, n in report.faults.items() if (n or k in _DEMO_FAULTS) and k not in OBSERVED
+    }
     fault_line = ", ".join(f"{k.replace('_', ' ')} {n}" for k, n in injected.items())
     lines = [
         f"Exactly-once demo: ledger consumer on {report.where}",

@@ -16,6 +16,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+# The status a completion writes (functions' RecordStatus.COMPLETED, spelled out: the
+# harness reads DynamoDB requests, not the code under test).
+COMPLETED = "COMPLETED"
+
 
 class InjectedCrash(BaseException):
     """The process dies mid-invocation (a BaseException: the code under test catches none)."""
@@ -57,6 +61,13 @@ class FaultCounts:
     throttled: int = 0
     transaction_conflicts: int = 0
     stalls: int = 0
+    # Observed, not injected: the boundaries where leased mode can apply an effect twice.
+    # An effect write that succeeded and was followed by no completion (a crash after it,
+    # or a crash, throttle or error on the completion), and a completion refused because another
+    # invocation took the key meanwhile (a stall, or a slow invocation on a loaded
+    # machine). Every double execution needs one of these; the campaign checks that.
+    effects_unrecorded: int = 0
+    completions_fenced: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, name: str) -> None:
@@ -67,12 +78,25 @@ class FaultCounts:
         return {k: v for k, v in vars(self).items() if not k.startswith("_")}
 
 
+# FaultCounts fields observed at the DynamoDB calls rather than injected.
+OBSERVED = ("effects_unrecorded", "completions_fenced")
+
 # The writes that carry an effect or a record, in either mode.
 EFFECT_OPERATIONS = ("TransactWriteItems", "PutItem", "UpdateItem")
 
 
 def _error(code: str, message: str, operation: str, **extra: Any) -> ClientError:
     return ClientError({"Error": {"Code": code, "Message": message}, **extra}, operation)
+
+
+def _is_completion(params: dict[str, Any], idempotency_table: str | None) -> bool:
+    """A leased-mode completion: an UpdateItem on the idempotency table writing COMPLETED."""
+    values = params.get("ExpressionAttributeValues", {})
+    return (
+        idempotency_table is not None
+        and params.get("TableName") == idempotency_table
+        and {"S": COMPLETED} in values.values()
+    )
 
 
 def inject_client_faults(
@@ -90,17 +114,21 @@ def inject_client_faults(
     callable, read at each call: a campaign turns faults off for its final settling.
     """
     current = rates if callable(rates) else (lambda: rates)
-    last_items: list[int] = [0]  # size of the transaction being sent, for its reasons
+    # What the call in flight on this thread is: botocore's later events do not carry
+    # the API parameters, so before-parameter-build notes them here.
+    call = threading.local()
 
     def transact_items() -> range:
-        return range(last_items[0])
+        return range(getattr(call, "items", 0))
 
     def stall(model: Any, params: dict[str, Any], **_: Any) -> None:
         # before-parameter-build sees the API parameters (before-call sees the HTTP request).
-        last_items[0] = len(params.get("TransactItems", []))
-        is_effect = model.name == "TransactWriteItems" or (
+        call.items = len(params.get("TransactItems", []))
+        call.leased_effect = model.name != "TransactWriteItems" and (
             params.get("TableName", idempotency_table) != idempotency_table
         )
+        call.completion = _is_completion(params, idempotency_table)
+        is_effect = model.name == "TransactWriteItems" or call.leased_effect
         if is_effect and rng.random() < current().stall:
             counts.add("stalls")
             time.sleep(current().stall_seconds)
@@ -109,6 +137,8 @@ def inject_client_faults(
         rates = current()
         if rng.random() < rates.throttle:
             counts.add("throttled")
+            if getattr(call, "completion", False):
+                counts.add("effects_unrecorded")
             raise _error(
                 "ProvisionedThroughputExceededException", "injected throttling", model.name
             )
@@ -122,11 +152,19 @@ def inject_client_faults(
             )
         if rng.random() < rates.crash_before_effect:
             counts.add("crashes_before_effect")
+            if getattr(call, "completion", False):
+                counts.add("effects_unrecorded")
             raise InjectedCrash(f"before {model.name}")
 
-    def after(model: Any, **_: Any) -> None:
+    def after(model: Any, parsed: dict[str, Any], **_: Any) -> None:
+        error = parsed.get("Error", {}).get("Code")
+        if getattr(call, "completion", False) and error is not None:
+            fenced = error == "ConditionalCheckFailedException"
+            counts.add("completions_fenced" if fenced else "effects_unrecorded")
         if rng.random() < current().crash_after_effect:
             counts.add("crashes_after_effect")
+            if getattr(call, "leased_effect", False) and error is None:
+                counts.add("effects_unrecorded")
             raise InjectedCrash(f"after {model.name}")
 
     events = dynamodb.meta.events
