@@ -30,7 +30,7 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 demo: $(STAMP)
 	$(BIN)/python -m pipeline demo
 
-test: $(STAMP) lint typecheck
+test: $(STAMP) node_modules lint typecheck
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
 test-fast: $(STAMP)

@@ -81,11 +81,11 @@ def run() -> Iterator[Run]:
         for original in corpus.originals:
             message_id = sqs.send_message(QueueUrl=queue_url, MessageBody=original.body)
             sent[message_id["MessageId"]] = original
-        assert cloud.wait_until_empty(timeout_seconds=30), "originals not drained in 30 s"
+        assert cloud.wait_until_empty(timeout_seconds=180), "originals not drained in 180 s"
         for message in corpus.mixed():
             message_id = sqs.send_message(QueueUrl=queue_url, MessageBody=message.body)
             sent[message_id["MessageId"]] = message
-        assert cloud.wait_until_empty(timeout_seconds=60), "corpus not drained in 60 s"
+        assert cloud.wait_until_empty(timeout_seconds=180), "corpus not drained in 180 s"
         yield Run(
             cloud=cloud,
             corpus=corpus,

@@ -90,7 +90,7 @@ def balance_cents(cloud: LocalCloud, account: str) -> int:
 
 
 def drained(cloud: LocalCloud) -> None:
-    assert cloud.wait_until_empty(timeout_seconds=30), "the source queue did not drain in 30 s"
+    assert cloud.wait_until_empty(timeout_seconds=180), "the source queue did not drain in 180 s"
 
 
 def dlq_messages(cloud: LocalCloud) -> list[dict[str, Any]]:

@@ -1,0 +1,82 @@
+"""The README's CDK commands through the pinned CLI itself (``make test`` installs it).
+
+``npx cdk synth`` offline with no credentials, and ``make deploy-local``'s program: a moto
+server, the real ``cdk bootstrap`` and ``cdk deploy`` against it, and the listing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipeline.deploy_local import CDK_CLI_ENVIRONMENT, cdk_command
+from pipeline.moto_server import free_port
+from pipeline.stack import ROOT
+
+pytestmark = [pytest.mark.infra, pytest.mark.slow]
+
+CLI = ROOT / "node_modules" / ".bin" / "cdk"
+
+
+def offline_environment(tmp_path: Path) -> dict[str, str]:
+    """No AWS credentials, profile or endpoint; an empty HOME; the venv's python first."""
+    keep = {"PATH", "LANG", "LC_ALL", "SYSTEMROOT", "TMPDIR"}
+    env = {k: v for k, v in os.environ.items() if k in keep}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env["HOME"] = str(tmp_path / "home")
+    return {**env, **CDK_CLI_ENVIRONMENT}
+
+
+@pytest.fixture(autouse=True)
+def pinned_cli() -> None:
+    if not CLI.exists():
+        pytest.fail("the pinned CDK CLI is missing: `make test` runs `npm ci` first")
+
+
+def test_cdk_synth_works_offline_without_credentials(tmp_path: Path) -> None:
+    out = tmp_path / "cdk.out"
+    completed = subprocess.run(
+        [*cdk_command(), "synth", "-q", "-c", "stage=dev", "-o", str(out)],
+        cwd=ROOT,
+        env=offline_environment(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    (template_file,) = out.glob("*.template.json")
+    template = json.loads(template_file.read_text())
+    types = {r["Type"] for r in template["Resources"].values()}
+    assert {"AWS::SQS::Queue", "AWS::DynamoDB::Table", "AWS::Lambda::EventSourceMapping"} <= types
+    # No notice, telemetry or version chatter on a quiet synth.
+    assert "NOTICES" not in completed.stdout + completed.stderr
+
+
+def test_deploy_local_runs_the_real_cli_against_moto_and_lists_the_stack(
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    completed = subprocess.run(
+        [sys.executable, "-m", "pipeline.deploy_local", "--port", str(port)],
+        cwd=ROOT,
+        env=offline_environment(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    output = completed.stdout
+    assert completed.returncode == 0, output[-3000:] + completed.stderr[-3000:]
+    assert "$ cdk bootstrap aws://" in output and "$ cdk deploy " in output
+    assert "deployed to moto in" in output
+    for name in ("QueueUrl", "DeadLetterQueueUrl", "IdempotencyTableName", "LedgerTableName"):
+        assert f"  {name} " in output, output
+    assert f"moto server at http://localhost:{port} " in output
+    assert "idempotency table TTL: ENABLED on expiration" in output
+    assert "AWS::Lambda::EventSourceMapping" in output
