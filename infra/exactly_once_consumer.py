@@ -469,23 +469,21 @@ class ExactlyOnceConsumer(Construct):
         )
 
         # --- least privilege: exactly the calls the runtime makes -----------------------
-        # TransactWriteItems is authorized per item: Put needs PutItem, Update UpdateItem.
+        # (tests/infra/test_least_privilege.py records them.) TransactWriteItems is
+        # authorized per item: Put needs PutItem, Update UpdateItem. GetItem reads a record
+        # only when a cancellation reason carries no item. Records are never deleted (a
+        # released lease is expired in place), so there is no DeleteItem.
         self.idempotency_table.grant(
-            self.role,
-            "dynamodb:GetItem",
-            "dynamodb:PutItem",
-            "dynamodb:UpdateItem",
-            "dynamodb:DeleteItem",
+            self.role, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"
         )
         # Conflicts and invalid messages are moved by hand (SendMessageBatch).
         self.dead_letter_queue.grant(self.role, "sqs:SendMessage")
-        # What the event source mapping's poller does on the function's behalf.
+        # What the event source mapping's poller does on the function's behalf: the
+        # three actions AWS documents for an SQS trigger (AWSLambdaSQSQueueExecutionRole).
+        # Failed messages come back by their visibility timeout, so no
+        # ChangeMessageVisibility; the function itself never reads the source queue.
         self.queue.grant(
-            self.role,
-            "sqs:ReceiveMessage",
-            "sqs:DeleteMessage",
-            "sqs:ChangeMessageVisibility",
-            "sqs:GetQueueAttributes",
+            self.role, "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"
         )
 
         # --- event source mapping --------------------------------------------------------

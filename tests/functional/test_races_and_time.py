@@ -27,24 +27,10 @@ from pipeline.events import sqs_event
 from pipeline.lambda_context import LocalLambdaContext
 from tests.support.aws import LedgerResources
 from tests.support.faults import SerializedClient
-from tests.support.ledger import build_harness, failed_ids, transaction
+from tests.support.ledger import build_harness, failed_ids, lease_of, transaction
 from tests.support.payments import FakePaymentProvider, PaymentEffect
 
 RETENTION = 3600
-
-
-def lease_of(record_id: str, owner: str, now: float, seconds: float = 30) -> IdempotencyRecord:
-    """An INPROGRESS record as a leased consumer would write it at ``now``."""
-    return IdempotencyRecord(
-        id=record_id,
-        status=RecordStatus.INPROGRESS,
-        payload_hash="h",
-        expiration=expiration_for(now, RETENTION),
-        updated_at_ms=now_millis(now),
-        message_id="m",
-        lease_owner=owner,
-        lease_expiry_ms=lease_expiry_for(now, seconds, None),
-    )
 
 
 def barrier_before(operation: str, parties: int) -> Any:

@@ -171,7 +171,6 @@ def test_function_gets_exactly_the_actions_the_runtime_calls(standard_consumer: 
         "dynamodb:GetItem",
         "dynamodb:PutItem",
         "dynamodb:UpdateItem",
-        "dynamodb:DeleteItem",
     }
     assert actions_on(template, logical_id(template, consumer.dead_letter_queue)) == {
         "sqs:SendMessage"
@@ -179,7 +178,6 @@ def test_function_gets_exactly_the_actions_the_runtime_calls(standard_consumer: 
     assert actions_on(template, logical_id(template, consumer.queue)) == {
         "sqs:ReceiveMessage",
         "sqs:DeleteMessage",
-        "sqs:ChangeMessageVisibility",
         "sqs:GetQueueAttributes",
     }
     assert actions_on(template, logical_id(template, consumer.log_group)) == {

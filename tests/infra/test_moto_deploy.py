@@ -136,10 +136,8 @@ def test_role_policy_grants_the_function_its_own_resources_only(
         "dynamodb:GetItem",
         "dynamodb:PutItem",
         "dynamodb:UpdateItem",
-        "dynamodb:DeleteItem",
         "sqs:SendMessage",
         "sqs:ReceiveMessage",
         "sqs:DeleteMessage",
-        "sqs:ChangeMessageVisibility",
         "sqs:GetQueueAttributes",
     }

@@ -9,7 +9,8 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 
-from exactly_once import ExactlyOnceBatchHandler, ManualClock
+from exactly_once import ExactlyOnceBatchHandler, IdempotencyRecord, ManualClock, RecordStatus
+from exactly_once.protocol import expiration_for, lease_expiry_for, now_millis
 from ledger.bootstrap import build_handler
 from pipeline.events import lambda_record, sqs_event
 from pipeline.lambda_context import LocalLambdaContext
@@ -83,3 +84,19 @@ def build_harness(
         clock=clock,
     )
     return LedgerHarness(resources=resources, clock=clock, handler=handler)
+
+
+def lease_of(
+    record_id: str, owner: str, now: float, seconds: float = 30, retention: int = 3600
+) -> IdempotencyRecord:
+    """An INPROGRESS record as a leased consumer would write it at ``now``."""
+    return IdempotencyRecord(
+        id=record_id,
+        status=RecordStatus.INPROGRESS,
+        payload_hash="h",
+        expiration=expiration_for(now, retention),
+        updated_at_ms=now_millis(now),
+        message_id="m",
+        lease_owner=owner,
+        lease_expiry_ms=lease_expiry_for(now, seconds, None),
+    )

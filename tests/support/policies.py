@@ -1,0 +1,82 @@
+"""Reading IAM out of a synthesized template: policies, their targets, the grants."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+# CloudFormation's pseudo parameters may appear inside a Fn::Join around a reference.
+PSEUDO_PARAMETERS = {"AWS::Partition", "AWS::Region", "AWS::AccountId", "AWS::URLSuffix"}
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def policy_documents(template: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(logical id, kind, document) of every identity and resource policy in the template."""
+    for logical_id, resource in template["Resources"].items():
+        kind = resource["Type"]
+        properties = resource.get("Properties", {})
+        if kind in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+            yield logical_id, kind, properties["PolicyDocument"]
+        elif kind in ("AWS::IAM::Role", "AWS::IAM::User", "AWS::IAM::Group"):
+            for inline in properties.get("Policies", []):
+                yield logical_id, kind, inline["PolicyDocument"]
+        elif kind.endswith("Policy") and "PolicyDocument" in properties:
+            yield logical_id, kind, properties["PolicyDocument"]  # queue and bucket policies
+
+
+def references(value: Any) -> Iterator[str]:
+    """Logical ids (or pseudo parameters) that a resource expression points at.
+
+    Raises on anything that is not a reference: a literal ARN, "*", or another intrinsic.
+    """
+    if isinstance(value, dict) and set(value) == {"Fn::GetAtt"}:
+        target = value["Fn::GetAtt"]
+        yield target[0] if isinstance(target, list) else str(target).split(".")[0]
+    elif isinstance(value, dict) and set(value) == {"Ref"}:
+        yield value["Ref"]
+    elif isinstance(value, dict) and set(value) == {"Fn::Join"}:
+        _, parts = value["Fn::Join"]
+        references = [
+            ref for part in parts if not isinstance(part, str) for ref in references(part)
+        ]
+        if not [ref for ref in references if ref not in PSEUDO_PARAMETERS]:
+            raise AssertionError(f"Fn::Join without a reference to the stack: {value}")
+        for part in parts:
+            if isinstance(part, str) and "*" in part:
+                raise AssertionError(f"wildcard in a joined resource: {value}")
+        yield from references
+    else:
+        raise AssertionError(f"resource is not a reference to the stack's own: {value!r}")
+
+
+def role_of(resource_id: str, template: dict[str, Any]) -> str:
+    """What a granted resource is to the consumer: the idempotency or ledger table, etc."""
+    resource = template["Resources"][resource_id]
+    properties = resource.get("Properties", {})
+    if resource["Type"] == "AWS::DynamoDB::Table":
+        keys = {k["AttributeName"] for k in properties["KeySchema"]}
+        return "ledger" if keys == {"account_id", "currency"} else "idempotency"
+    if resource["Type"] == "AWS::SQS::Queue":
+        return "source" if "RedrivePolicy" in properties else "dead letter"
+    return ""
+
+
+def granted_actions(template: dict[str, Any]) -> dict[str, set[tuple[str, str]]]:
+    """(action, what the resource is to the consumer) granted by IAM policies, by resource type."""
+    granted: dict[str, set[tuple[str, str]]] = {}
+    for _, kind, document in policy_documents(template):
+        if not kind.startswith("AWS::IAM::"):
+            continue
+        for statement in document["Statement"]:
+            assert statement["Effect"] == "Allow"
+            for resource in as_list(statement["Resource"]):
+                for target in set(references(resource)) - PSEUDO_PARAMETERS:
+                    resource_type = template["Resources"][target]["Type"]
+                    granted.setdefault(resource_type, set()).update(
+                        (action, role_of(target, template))
+                        for action in as_list(statement["Action"])
+                    )
+    return granted
