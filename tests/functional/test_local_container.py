@@ -1,0 +1,41 @@
+"""The local runtime's warm container: the real handler module, its metrics kept quiet."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from exactly_once import ManualClock
+from pipeline.events import lambda_record, sqs_event
+from pipeline.lambda_context import LocalLambdaContext
+from pipeline.local_cloud import FunctionSettings, LocalContainer
+from tests.support.aws import LedgerResources
+from tests.support.ledger import transaction
+
+LEDGER = FunctionSettings(
+    name="ledger", handler="ledger.handler.lambda_handler", environment={}, timeout_seconds=30
+)
+
+
+@pytest.mark.parametrize("disabled", ["true", "false"])
+def test_metrics_reach_stdout_only_when_enabled_even_after_a_hundred_invocations(
+    resources: LedgerResources,
+    clock: ManualClock,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    disabled: str,
+) -> None:
+    # GIVEN a warm container of the ledger handler, metrics disabled or not
+    for name, value in resources.environ(POWERTOOLS_METRICS_DISABLED=disabled).items():
+        monkeypatch.setenv(name, value)
+    container = LocalContainer(LEDGER, report_batch_item_failures=True)
+    body = json.dumps(transaction("t-1", account_id="a"))
+    # WHEN it handles more invocations than Powertools keeps values per metric (100)
+    for _ in range(101):
+        event = sqs_event(lambda_record(body=body, queue_arn=resources.queue_arn))
+        assert container(event, LocalLambdaContext(clock)) == {"batchItemFailures": []}
+    # THEN EMF lines appear once per invocation when enabled, and never when disabled
+    emf = [line for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert len(emf) == (0 if disabled == "true" else 101)
+    assert resources.balance("a") == 1000
