@@ -32,6 +32,18 @@ def offline_environment(tmp_path: Path) -> dict[str, str]:
     return {**env, **CDK_CLI_ENVIRONMENT}
 
 
+def run_offline(command: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        command,
+        cwd=ROOT,
+        env=offline_environment(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
 @pytest.fixture(autouse=True)
 def pinned_cli() -> None:
     if not CLI.exists():
@@ -40,14 +52,8 @@ def pinned_cli() -> None:
 
 def test_cdk_synth_works_offline_without_credentials(tmp_path: Path) -> None:
     out = tmp_path / "cdk.out"
-    completed = subprocess.run(
-        [*cdk_command(), "synth", "-q", "-c", "stage=dev", "-o", str(out)],
-        cwd=ROOT,
-        env=offline_environment(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    completed = run_offline(
+        [*cdk_command(), "synth", "-q", "-c", "stage=dev", "-o", str(out)], tmp_path
     )
     assert completed.returncode == 0, completed.stderr
     (template_file,) = out.glob("*.template.json")
@@ -62,14 +68,8 @@ def test_deploy_local_runs_the_real_cli_against_moto_and_lists_the_stack(
     tmp_path: Path,
 ) -> None:
     port = free_port()
-    completed = subprocess.run(
-        [sys.executable, "-m", "pipeline.deploy_local", "--port", str(port)],
-        cwd=ROOT,
-        env=offline_environment(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
+    completed = run_offline(
+        [sys.executable, "-m", "pipeline.deploy_local", "--port", str(port)], tmp_path
     )
     output = completed.stdout
     assert completed.returncode == 0, output[-3000:] + completed.stderr[-3000:]
