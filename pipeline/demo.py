@@ -16,17 +16,18 @@ from typing import Any, TextIO
 import boto3
 from aws_lambda_powertools import Logger, Metrics
 
-from exactly_once import ExactlyOnceBatchHandler
+from exactly_once import Decision, ExactlyOnceBatchHandler
 from pipeline import moto_patches
 from pipeline.faults import OBSERVED, FaultCounts, FaultRates, inject_client_faults
-from pipeline.poller import Poller
+from pipeline.poller import BatchHandler, Poller
+from pipeline.powertools_metrics import flush_like_lambda
 from pipeline.resources import LedgerResources, create_ledger_resources
 from pipeline.serialized import SerializedClient
 from pipeline.verdict import Verdict, judge
 from pipeline.workload import Workload, generate
 
 # Builds one worker's handler from the resources and the (serialized, faulty) DynamoDB client.
-ConsumerFactory = Callable[[LedgerResources, Any], ExactlyOnceBatchHandler]
+ConsumerFactory = Callable[[LedgerResources, Any], BatchHandler]
 
 
 @dataclass(frozen=True)
@@ -63,17 +64,38 @@ class DemoReport:
         return json.dumps(body, indent=2, sort_keys=True, default=str)
 
 
-def ledger_consumer(resources: LedgerResources, dynamodb: Any) -> ExactlyOnceBatchHandler:
+class InProcessFunction:
+    """The ledger consumer as Lambda runs it, in this process: the batch handler, then the
+    metrics flush that the handler module's ``@metrics.log_metrics`` does."""
+
+    def __init__(self, handler: ExactlyOnceBatchHandler, metrics: Metrics) -> None:
+        self._handler = handler
+        self._metrics = metrics
+
+    @property
+    def last_decisions(self) -> dict[str, Decision]:
+        return self._handler.last_decisions
+
+    def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        try:
+            return self._handler(event, context)
+        finally:
+            flush_like_lambda(self._metrics)
+
+
+def ledger_consumer(resources: LedgerResources, dynamodb: Any) -> InProcessFunction:
     """The real ledger consumer, wired as its Lambda composition root wires it."""
     from ledger.bootstrap import build_handler
 
-    return build_handler(
+    metrics = Metrics(namespace="ExactlyOnceDemo")
+    handler = build_handler(
         resources.environ(),
         dynamodb=dynamodb,
         sqs=resources.sqs,
         logger=Logger(service="ledger", level="ERROR"),
-        metrics=Metrics(namespace="ExactlyOnceDemo"),
+        metrics=metrics,
     )
+    return InProcessFunction(handler, metrics)
 
 
 def workload_for(settings: Any) -> Workload:
@@ -137,15 +159,17 @@ def run_demo(
     resources = create_ledger_resources(visibility_timeout=settings.visibility_timeout)
     lock = threading.Lock()
     counts = FaultCounts()
-    containers: dict[int, ExactlyOnceBatchHandler] = {}
+    containers: dict[int, BatchHandler] = {}
 
-    def handler_for(worker: int) -> ExactlyOnceBatchHandler:
+    def handler_for(worker: int) -> BatchHandler:
         """One warm container per worker, kept across waves (and so is its fault sequence)."""
         if worker not in containers:
             # A client of its own, as a container has: the fault hooks go on it alone.
             own = boto3.client("dynamodb", region_name=resources.dynamodb.meta.region_name)
             rng = random.Random(settings.seed * 7919 + worker)
-            inject_client_faults(own, settings.faults, counts, rng)
+            inject_client_faults(
+                own, settings.faults, counts, rng, idempotency_table=resources.idempotency_table
+            )
             containers[worker] = consumer(resources, SerializedClient(own, lock))
         return containers[worker]
 

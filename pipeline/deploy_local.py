@@ -15,8 +15,10 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
 
 from pipeline.moto_server import DEFAULT_PORT, DEFAULT_REGION, MOTO_ACCOUNT, moto_server
 from pipeline.stack import (
@@ -64,7 +66,8 @@ def run_cdk(arguments: Sequence[str], environ: Mapping[str, str]) -> None:
 
 
 def deploy_with_cdk_cli(port: int, stage: str, region: str, *, serve: bool = False) -> None:
-    with moto_server(port, region=region) as endpoint:
+    with ExitStack() as stack:
+        endpoint = stack.enter_context(moto_server(port, region=region))
         started = time.perf_counter()
         environ = endpoint.environ()
         clients = LocalClients(endpoint.url, region)
@@ -73,10 +76,15 @@ def deploy_with_cdk_cli(port: int, stage: str, region: str, *, serve: bool = Fal
 
         synthesized = cached_ledger_stack(stage, region)
         publish_layer_stand_ins(clients.client("lambda"), layer_arns(synthesized))
+        # The cloud assembly goes to a directory of its own: a developer's cdk.out (and a
+        # `cdk synth` or `cdk watch` running on it) stays untouched.
+        assembly = stack.enter_context(tempfile.TemporaryDirectory(prefix="cdk-local-"))
         run_cdk(
             [
                 "deploy",
                 synthesized.stack_name,
+                "--output",
+                assembly,
                 "--context",
                 f"stage={stage}",
                 "--context",

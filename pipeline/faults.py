@@ -62,10 +62,11 @@ class FaultCounts:
     transaction_conflicts: int = 0
     stalls: int = 0
     # Observed, not injected: the boundaries where leased mode can apply an effect twice.
-    # An effect write that succeeded and was followed by no completion (a crash after it,
-    # or a crash, throttle or error on the completion), and a completion refused because another
-    # invocation took the key meanwhile (a stall, or a slow invocation on a loaded
-    # machine). Every double execution needs one of these; the campaign checks that.
+    # An effect write that succeeded, or got no answer, and was followed by no completion
+    # (a crash after it, or a crash, throttle, error or no answer on the completion); and
+    # a completion refused because another invocation took the key meanwhile (a stall, or
+    # a slow invocation on a loaded machine). Every double execution needs one of these;
+    # the campaign checks that.
     effects_unrecorded: int = 0
     completions_fenced: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -167,8 +168,15 @@ def inject_client_faults(
                 counts.add("effects_unrecorded")
             raise InjectedCrash(f"after {model.name}")
 
+    def unanswered(**_: Any) -> None:
+        # No response at all (a timeout, a dropped connection, after botocore's retries):
+        # an effect write may have been applied, a completion may not have been.
+        if getattr(call, "completion", False) or getattr(call, "leased_effect", False):
+            counts.add("effects_unrecorded")
+
     events = dynamodb.meta.events
     for operation in EFFECT_OPERATIONS:
         events.register(f"before-parameter-build.dynamodb.{operation}", stall)
         events.register(f"before-call.dynamodb.{operation}", before)
         events.register(f"after-call.dynamodb.{operation}", after)
+        events.register(f"after-call-error.dynamodb.{operation}", unanswered)

@@ -34,9 +34,6 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from aws_lambda_powertools import Metrics
-from aws_lambda_powertools.metrics.functions import is_metrics_disabled
-
 from pipeline.moto_server import (
     DEFAULT_PORT,
     DEFAULT_REGION,
@@ -45,6 +42,7 @@ from pipeline.moto_server import (
     patched_environ,
 )
 from pipeline.poller import Poller
+from pipeline.powertools_metrics import drop_when_disabled
 
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS_DIR = ROOT / "functions"
@@ -131,7 +129,7 @@ class LocalContainer:
         try:
             response = self.entry(event, context) or {}
         finally:
-            self._drop_disabled_metrics()
+            drop_when_disabled(vars(self.module).values())
         if not self.report_batch_item_failures and response.get("batchItemFailures"):
             # Without ReportBatchItemFailures, Lambda ignores the partial response: a
             # "successful" invocation deletes the whole batch. Failing it is the safe
@@ -140,18 +138,6 @@ class LocalContainer:
                 "batchItemFailures returned but the mapping lacks ReportBatchItemFailures"
             )
         return response
-
-    def _drop_disabled_metrics(self) -> None:
-        """With POWERTOOLS_METRICS_DISABLED, Powertools' flush keeps the values, and
-        ``add_metric`` prints the whole set to stdout once a metric holds 100 of them,
-        flag or not (aws_lambda_powertools/metrics/provider/cloudwatch_emf). In Lambda
-        each flush clears them; here, with metrics off, clearing after each invocation
-        keeps EMF out of the terminal. No-op with metrics on (the flush cleared them)."""
-        if not is_metrics_disabled():
-            return
-        for value in vars(self.module).values():
-            if isinstance(value, Metrics):
-                value.clear_metrics()
 
 
 def _fresh_import(module_name: str) -> ModuleType:

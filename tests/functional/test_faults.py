@@ -11,6 +11,8 @@ from typing import Any
 import boto3
 import pytest
 from aws_lambda_powertools import Logger, Metrics
+from botocore.config import Config
+from botocore.exceptions import EndpointConnectionError
 
 from ledger.bootstrap import build_handler
 from pipeline.events import lambda_record, sqs_event
@@ -24,9 +26,15 @@ def run_one(
     rates: FaultRates | Callable[[], FaultRates],
     *,
     on_call: Callable[[str, dict[str, Any]], None] = lambda name, params: None,
+    on_send: Callable[[], None] = lambda: None,
 ) -> FaultCounts:
-    client = boto3.client("dynamodb", region_name=resources.dynamodb.meta.region_name)
+    client = boto3.client(
+        "dynamodb",
+        region_name=resources.dynamodb.meta.region_name,
+        config=Config(retries={"total_max_attempts": 1}),  # a lost connection stays lost
+    )
     counts = FaultCounts()
+    client.meta.events.register("before-send.dynamodb.*", lambda **_: on_send())
 
     def note(model: Any, params: dict[str, Any], **_: Any) -> None:
         on_call(model.name, params)
@@ -128,3 +136,19 @@ def test_a_completion_refused_to_a_displaced_owner_is_counted(
     # THEN the effect was applied, the completion fenced, and the hooks saw it
     assert resources.balance("a") == 100
     assert counts.completions_fenced == 1 and counts.effects_unrecorded == 0
+
+
+def test_a_completion_that_gets_no_answer_leaves_its_effect_unrecorded(
+    resources: LedgerResources,
+) -> None:
+    # GIVEN the connection drops while the completion is sent (after botocore's retries)
+    only = OnlyAt(resources, "completion", FaultRates())
+
+    def drop() -> None:
+        if only.current == "completion":
+            raise EndpointConnectionError(endpoint_url="https://dynamodb.test")
+
+    counts = run_one(resources, "leased", only, on_call=only.on_call, on_send=drop)
+    # THEN the effect was applied, and the hooks count it as unrecorded
+    assert resources.balance("a") == 100
+    assert counts.effects_unrecorded == 1 and counts.completions_fenced == 0

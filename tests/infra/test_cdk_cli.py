@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -33,15 +34,23 @@ def offline_environment(tmp_path: Path) -> dict[str, str]:
 
 
 def run_offline(command: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
+    """Run ``command`` in a session of its own: on a timeout, node and the synth go too."""
+    with subprocess.Popen(
         command,
         cwd=ROOT,
         env=offline_environment(tmp_path),
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=600,
-        check=False,
-    )
+        start_new_session=True,
+    ) as process:
+        try:
+            stdout, stderr = process.communicate(timeout=600)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+            pytest.fail(f"{command[0]} still running after 600 s")
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
 
 
 @pytest.fixture(autouse=True)

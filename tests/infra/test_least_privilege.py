@@ -59,6 +59,7 @@ class Recorder:
         self.calls: set[tuple[str, str]] = set()
         self.strip_old_items = False
         self.throttle_ledger_once = False
+        self._current_table: str | None = None
         self._roles = {
             resources.idempotency_table: "idempotency",
             resources.ledger_table: "ledger",
@@ -76,22 +77,26 @@ class Recorder:
         return client
 
     def _record(self, model: Any, params: dict[str, Any], **_: Any) -> None:
+        # Never raises: a hook error inside the effect would be swallowed as its failure.
+        # What this table does not know is recorded as such, and the comparison shows it.
         service = model.metadata["endpointPrefix"]
         name = model.name
         if name == "TransactWriteItems":
             for item in params["TransactItems"]:
-                ((kind, body),) = item.items()
-                self.calls.add((f"dynamodb:{TRANSACT_ITEM_ACTIONS[kind]}", self._role(body)))
+                for kind, body in item.items():
+                    action = TRANSACT_ITEM_ACTIONS.get(kind, f"{kind}?")
+                    self.calls.add((f"dynamodb:{action}", self._role(body.get("TableName"))))
         elif service == "dynamodb":
-            self.calls.add((f"dynamodb:{name}", self._role(params)))
+            self.calls.add((f"dynamodb:{name}", self._role(params.get("TableName"))))
         elif service == "sqs":
-            self.calls.add((f"sqs:{SQS_ACTIONS[name]}", self._roles[params["QueueUrl"]]))
+            action = SQS_ACTIONS.get(name, f"{name}?")
+            self.calls.add((f"sqs:{action}", self._role(params.get("QueueUrl"))))
         else:
-            raise AssertionError(f"unexpected call {service}:{name}")
+            self.calls.add((f"{service}:{name}", "unknown"))
         self._current_table = params.get("TableName")
 
-    def _role(self, params: dict[str, Any]) -> str:
-        return self._roles[params["TableName"]]
+    def _role(self, resource: str | None) -> str:
+        return self._roles.get(resource or "", f"unknown resource {resource}")
 
     def _maybe_throttle(self, model: Any, **_: Any) -> None:
         if self.throttle_ledger_once and self._current_table == self._role_table("ledger"):
@@ -125,15 +130,23 @@ def run_every_path(mode: str) -> set[tuple[str, str]]:
         ledger = build_harness(
             resources, ManualClock(current=time.time()), dynamodb=dynamodb, EXACTLY_ONCE_MODE=mode
         )
+
+        def outcomes(*messages: dict[str, Any] | str) -> list[str]:
+            ledger.invoke(*messages)
+            return sorted(ledger.outcomes().values())
+
         first = transaction("t-1", account_id="a", amount="1.00")
-        ledger.invoke(first, "not json")  # processed, invalid
-        ledger.invoke(first, transaction("t-1", account_id="a", amount="2.00"))  # dup, conflict
-        ledger.invoke(transaction("t-2", account_id="b", amount="1.00"), first)  # mixed batch
-        recorder.strip_old_items = True
-        ledger.invoke(first)  # duplicate, decided from a read in atomic mode
+        assert outcomes(first, "not json") == ["invalid", "processed"]
+        other_amount = transaction("t-1", account_id="a", amount="2.00")
+        assert outcomes(first, other_amount) == ["conflict", "duplicate"]
+        mixed = outcomes(transaction("t-2", account_id="b", amount="1.00"), first)
+        assert mixed == ["duplicate", "processed"]
+        recorder.strip_old_items = True  # atomic mode reads the record
+        assert outcomes(first) == ["duplicate"]
         recorder.strip_old_items = False
-        recorder.throttle_ledger_once = True
-        ledger.invoke(transaction("t-3", account_id="c", amount="1.00"))  # leased: released
+        recorder.throttle_ledger_once = True  # leased mode releases its lease
+        released = outcomes(transaction("t-3", account_id="c", amount="1.00"))
+        assert released == (["processed"] if mode == "atomic" else ["failed"])
         held = transaction("t-4", account_id="d", amount="1.00")
         lease = lease_of(
             KeySpec("ledger-v1", "transaction_id").record_id_of(held),

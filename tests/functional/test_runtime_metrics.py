@@ -1,12 +1,16 @@
-"""The local runtime's warm container: the real handler module, its metrics kept quiet."""
+"""Both local runtimes run the handler as Lambda does, metrics included, and stay quiet
+when metrics are disabled, however many invocations a warm container serves."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
 from exactly_once import ManualClock
+from pipeline.demo import ledger_consumer
 from pipeline.events import lambda_record, sqs_event
 from pipeline.lambda_context import LocalLambdaContext
 from pipeline.local_cloud import FunctionSettings, LocalContainer
@@ -18,23 +22,35 @@ LEDGER = FunctionSettings(
 )
 
 
+def local_cloud_container(resources: LedgerResources) -> Callable[..., Any]:
+    """The local cloud's: the handler module imported afresh, its own clients."""
+    return LocalContainer(LEDGER, report_batch_item_failures=True)
+
+
+def in_process_function(resources: LedgerResources) -> Callable[..., Any]:
+    """``pipeline demo --in-process``'s: the ledger consumer wired on the test's moto."""
+    return ledger_consumer(resources, resources.dynamodb)
+
+
+@pytest.mark.parametrize("runtime", [local_cloud_container, in_process_function])
 @pytest.mark.parametrize("disabled", ["true", "false"])
 def test_metrics_reach_stdout_only_when_enabled_even_after_a_hundred_invocations(
     resources: LedgerResources,
     clock: ManualClock,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
+    runtime: Callable[[LedgerResources], Callable[..., Any]],
     disabled: str,
 ) -> None:
     # GIVEN a warm container of the ledger handler, metrics disabled or not
     for name, value in resources.environ(POWERTOOLS_METRICS_DISABLED=disabled).items():
         monkeypatch.setenv(name, value)
-    container = LocalContainer(LEDGER, report_batch_item_failures=True)
+    function = runtime(resources)
     body = json.dumps(transaction("t-1", account_id="a"))
     # WHEN it handles more invocations than Powertools keeps values per metric (100)
     for _ in range(101):
         event = sqs_event(lambda_record(body=body, queue_arn=resources.queue_arn))
-        assert container(event, LocalLambdaContext(clock)) == {"batchItemFailures": []}
+        assert function(event, LocalLambdaContext(clock)) == {"batchItemFailures": []}
     # THEN EMF lines appear once per invocation when enabled, and never when disabled
     emf = [line for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     assert len(emf) == (0 if disabled == "true" else 101)
