@@ -72,13 +72,13 @@ def deploy_with_cdk_cli(port: int, stage: str, region: str, *, serve: bool = Fal
         environ = endpoint.environ()
         clients = LocalClients(endpoint.url, region)
         print(f"moto server at {endpoint.url} ({region})", flush=True)
-        run_cdk(["bootstrap", f"aws://{MOTO_ACCOUNT}/{region}"], environ)
+        # The cloud assembly (bootstrap synthesizes the app too) goes to a directory of its
+        # own: a developer's cdk.out, and a `cdk synth` or `cdk watch` on it, stay untouched.
+        assembly = stack.enter_context(tempfile.TemporaryDirectory(prefix="cdk-local-"))
+        run_cdk(["bootstrap", f"aws://{MOTO_ACCOUNT}/{region}", "--output", assembly], environ)
 
         synthesized = cached_ledger_stack(stage, region)
         publish_layer_stand_ins(clients.client("lambda"), layer_arns(synthesized))
-        # The cloud assembly goes to a directory of its own: a developer's cdk.out (and a
-        # `cdk synth` or `cdk watch` running on it) stays untouched.
-        assembly = stack.enter_context(tempfile.TemporaryDirectory(prefix="cdk-local-"))
         run_cdk(
             [
                 "deploy",

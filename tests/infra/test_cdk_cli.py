@@ -77,6 +77,8 @@ def test_deploy_local_runs_the_real_cli_against_moto_and_lists_the_stack(
     tmp_path: Path,
 ) -> None:
     port = free_port()
+    developers_assembly = ROOT / "cdk.out"
+    before = developers_assembly.stat().st_mtime_ns if developers_assembly.exists() else None
     completed = run_offline(
         [sys.executable, "-m", "pipeline.deploy_local", "--port", str(port)], tmp_path
     )
@@ -89,3 +91,6 @@ def test_deploy_local_runs_the_real_cli_against_moto_and_lists_the_stack(
     assert f"moto server at http://localhost:{port} " in output
     assert "idempotency table TTL: ENABLED on expiration" in output
     assert "AWS::Lambda::EventSourceMapping" in output
+    # The assembly went to a directory of its own, not over the developer's cdk.out.
+    after = developers_assembly.stat().st_mtime_ns if developers_assembly.exists() else None
+    assert after == before
