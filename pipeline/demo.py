@@ -266,7 +266,8 @@ def faulty_local_poller(
     """A poller for the local cloud's mapping, each worker a container with fault hooks.
 
     Time is compressed: the queue's visibility timeout (180 s as deployed) becomes
-    ``visibility_timeout`` so that redeliveries come in seconds.
+    ``visibility_timeout`` so that redeliveries come in seconds, and the mapping's batching
+    window (1 s) becomes none: a batch is what the receives return at once.
     """
     from pipeline.local_cloud import LocalContainer
 

@@ -215,7 +215,7 @@ class LocalCloud:
             lines.append(
                 f"  polling {poller.queue_url}: batch size {mapping.batch_size}, "
                 f"concurrency {poller.concurrency}, batching window "
-                f"{mapping.batching_window_seconds} s (not emulated), "
+                f"{mapping.batching_window_seconds} s, "
                 f"ReportBatchItemFailures {'on' if mapping.report_batch_item_failures else 'off'}"
             )
         return "\n".join(lines)
@@ -314,6 +314,7 @@ def _poller_for(
         queue_arn=mapping.queue_arn,
         handler_factory=factory,
         batch_size=mapping.batch_size,
+        batching_window_seconds=float(mapping.batching_window_seconds),
         concurrency=mapping.maximum_concurrency or DEFAULT_CONCURRENCY,
         timeout_seconds=float(function.timeout_seconds),
         on_batch=log,

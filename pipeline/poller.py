@@ -1,9 +1,10 @@
 """Lambda's SQS poller, played locally: receive, invoke, apply the partial batch response.
 
 What the real event source mapping does and moto cannot (it needs Docker to run code):
-receive up to ``batch_size`` messages, hand them to the handler as an AWS-shaped event,
-delete the successes, and leave the failures to reappear after the visibility timeout
-(SQS's redrive policy moves them to the DLQ after maxReceiveCount). Up to
+gather up to ``batch_size`` messages (within the batching window), hand them to the
+handler as an AWS-shaped event, delete the successes, and leave the failures to reappear
+after the visibility timeout (SQS's redrive policy moves them to the DLQ after
+maxReceiveCount). Up to
 ``concurrency`` invocations run at once, each worker a warm container of its own.
 """
 
@@ -25,6 +26,11 @@ from pipeline.lambda_context import LocalLambdaContext
 # A batch handler: ``handler(event, context) -> {"batchItemFailures": [...]}``. When it has
 # ``last_decisions`` (as ``ExactlyOnceBatchHandler`` does), the poller counts each record's
 # outcome from it; a plain Lambda function without it counts its records as "unknown".
+# Lambda's invocation payload limit, and SQS's largest message (1 MiB since 2025): a batch
+# gathered over several receives asks for no more messages than surely fit.
+PAYLOAD_LIMIT_BYTES = 6 * 1024 * 1024
+MAX_MESSAGE_BYTES = 1024 * 1024
+
 BatchHandler = ExactlyOnceBatchHandler | Callable[[dict[str, Any], Any], dict[str, Any]]
 HandlerFactory = Callable[[int], BatchHandler]
 
@@ -61,6 +67,8 @@ class Poller:
     queue_arn: str
     handler_factory: HandlerFactory
     batch_size: int = 10
+    # MaximumBatchingWindowInSeconds: how long to wait for a full batch (0: take what is there).
+    batching_window_seconds: float = 0.0
     concurrency: int = 2
     timeout_seconds: float = 30.0
     faults: FaultRates = field(default_factory=FaultRates)
@@ -122,17 +130,43 @@ class Poller:
         # Kept across drains, so that each wave does not replay the same fault rolls.
         rng = self._rngs.setdefault(index, random.Random(self.seed * 1000 + index))
         while not stop.is_set():
-            messages = self.sqs.receive_message(
-                QueueUrl=self.queue_url,
-                MaxNumberOfMessages=min(self.batch_size, 10),
-                WaitTimeSeconds=0,  # long polls would hold moto's request lock
-                AttributeNames=["All"],
-                MessageAttributeNames=["All"],
-            ).get("Messages", [])
+            messages = self._gather(stop)
             if not messages:
                 stop.wait(0.05)
                 continue
             self._invoke(handler, messages, rng)
+
+    def _receive(self, most: int) -> list[dict[str, Any]]:
+        messages: list[dict[str, Any]] = self.sqs.receive_message(
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=min(most, 10),
+            WaitTimeSeconds=0,  # long polls would hold moto's request lock
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
+        return messages
+
+    def _gather(self, stop: threading.Event) -> list[dict[str, Any]]:
+        """One batch, as Lambda gathers it: up to ``batch_size`` (beyond SQS's 10 per
+        receive), waiting up to the batching window once a first message is in, and
+        never past the 6 MB invocation payload."""
+        messages = self._receive(self.batch_size)
+        if not messages:
+            return messages
+        size = sum(len(m["Body"].encode()) for m in messages)
+        window_ends = time.monotonic() + self.batching_window_seconds
+        while len(messages) < self.batch_size and not stop.is_set():
+            room = (PAYLOAD_LIMIT_BYTES - size) // MAX_MESSAGE_BYTES
+            if room <= 0:
+                break  # one more message could push the event past the payload limit
+            more = self._receive(min(self.batch_size - len(messages), room))
+            messages += more
+            size += sum(len(m["Body"].encode()) for m in more)
+            if not more:
+                if time.monotonic() >= window_ends:
+                    break
+                stop.wait(min(0.05, max(0.0, window_ends - time.monotonic())))
+        return messages
 
     def _invoke(
         self, handler: BatchHandler, messages: list[dict[str, Any]], rng: random.Random

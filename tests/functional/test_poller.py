@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -65,3 +67,90 @@ def test_only_failures_come_back_and_land_in_the_dlq_after_max_receive_count(
     [dead] = queues.dead_letters()
     assert json.loads(dead["Body"]) == {"n": 1, "fail": True}
     assert poller.stats.deleted == 2
+
+
+@pytest.fixture
+def patient_queues(aws: None) -> Iterator[LedgerResources]:
+    """Messages held while a batch gathers stay invisible for the whole test."""
+    with mock_aws():
+        yield create_ledger_resources(visibility_timeout=300)
+
+
+class RecordsBatches:
+    """A handler that keeps the size of each batch it is given and fails nothing."""
+
+    def __init__(self) -> None:
+        self.batch_sizes: list[int] = []
+
+    def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        self.batch_sizes.append(len(event["Records"]))
+        return {"batchItemFailures": []}
+
+
+def send(queues: LedgerResources, count: int) -> None:
+    for start in range(0, count, 10):
+        queues.sqs.send_message_batch(
+            QueueUrl=queues.queue_url,
+            Entries=[
+                {"Id": str(i), "MessageBody": json.dumps({"n": i, "fail": False})}
+                for i in range(start, min(start + 10, count))
+            ],
+        )
+
+
+def poller_for(queues: LedgerResources, handler: RecordsBatches, **settings: Any) -> Poller:
+    return Poller(
+        sqs=queues.sqs,
+        queue_url=queues.queue_url,
+        queue_arn=queues.queue_arn,
+        handler_factory=lambda worker: handler,
+        concurrency=1,
+        **settings,
+    )
+
+
+def test_a_batch_size_beyond_ten_is_gathered_over_several_receives(
+    patient_queues: LedgerResources,
+) -> None:
+    queues = patient_queues
+    # GIVEN 25 messages and a mapping with batch size 25 (SQS returns at most 10 a receive)
+    send(queues, 25)
+    handler = RecordsBatches()
+    # WHEN the poller drains the queue
+    poller_for(queues, handler, batch_size=25, batching_window_seconds=5).drain(30)
+    # THEN one invocation got all 25
+    assert handler.batch_sizes == [25]
+
+
+def test_the_batching_window_waits_for_messages_sent_after_the_first(
+    patient_queues: LedgerResources,
+) -> None:
+    queues = patient_queues
+    # GIVEN a mapping with batch size 6 and a long batching window, and 3 messages
+    handler = RecordsBatches()
+    poller = poller_for(queues, handler, batch_size=6, batching_window_seconds=60)
+    send(queues, 3)
+    stop = threading.Event()
+    worker = threading.Thread(target=poller.run_until, args=(stop,), daemon=True)
+    worker.start()
+    try:
+        # WHEN 3 more arrive once the poller holds the first 3 (in flight, not invoked)
+        deadline = time.monotonic() + 60
+        while in_flight(queues) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not handler.batch_sizes, "invoked before the window closed or the batch filled"
+        send(queues, 3)
+        while not handler.batch_sizes and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        stop.set()
+        worker.join()
+    # THEN one invocation carries all 6: the batch filled before the window ended
+    assert handler.batch_sizes == [6]
+
+
+def in_flight(queues: LedgerResources) -> int:
+    attributes = queues.sqs.get_queue_attributes(
+        QueueUrl=queues.queue_url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessagesNotVisible"])
