@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from typing import Any
 
-import boto3
 import pytest
 
 from pipeline.local_cloud import LocalCloud, start_local_cloud
-from pipeline.moto_server import FAKE_CREDENTIALS, free_port
+from pipeline.moto_server import free_port
+from pipeline.stack import LocalClients
 
 pytestmark = [pytest.mark.local, pytest.mark.slow]
 
@@ -28,15 +29,8 @@ def cloud() -> Iterator[LocalCloud]:
         running.stop()
 
 
-def _client(cloud: LocalCloud, service: str) -> object:
-    return boto3.client(
-        service,  # type: ignore[call-overload]
-        endpoint_url=cloud.endpoint_url,
-        region_name=cloud.endpoint.region,
-        aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        aws_session_token=FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
-    )
+def _client(cloud: LocalCloud, service: str) -> Any:
+    return LocalClients(cloud.endpoint_url, cloud.endpoint.region).client(service)
 
 
 def test_messages_sent_to_the_local_cloud_reach_the_ledger_once(cloud: LocalCloud) -> None:
@@ -44,21 +38,21 @@ def test_messages_sent_to_the_local_cloud_reach_the_ledger_once(cloud: LocalClou
     dynamodb = _client(cloud, "dynamodb")
     queue_url = cloud.outputs["QueueUrl"]
     for body in (VALID, VALID, INVALID):  # the resend gets a new message id
-        sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(body))  # type: ignore[attr-defined]
+        sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(body))
 
     assert cloud.wait_until_empty(timeout_seconds=180), "queue not drained in 180 s"
 
-    item = dynamodb.get_item(  # type: ignore[attr-defined]
+    item = dynamodb.get_item(
         TableName=cloud.outputs["LedgerTableName"],
         Key={"account_id": {"S": "acct-1"}, "currency": {"S": "EUR"}},
         ConsistentRead=True,
     )["Item"]
     assert int(item["balance_cents"]["N"]) == 1000
 
-    dead = []
+    dead: list[dict[str, Any]] = []
     deadline = time.monotonic() + 60
     while not dead and time.monotonic() < deadline:
-        dead = sqs.receive_message(  # type: ignore[attr-defined]
+        dead = sqs.receive_message(
             QueueUrl=cloud.outputs["DeadLetterQueueUrl"],
             MaxNumberOfMessages=10,
             MessageAttributeNames=["All"],

@@ -13,13 +13,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from pipeline.__main__ import main
 from pipeline.local_cloud import LocalCloud, start_local_cloud
-from pipeline.moto_server import FAKE_CREDENTIALS, free_port
+from pipeline.moto_server import free_port
 from pipeline.ops.dlq import confirm
+from pipeline.stack import LocalClients
 
 pytestmark = [pytest.mark.local, pytest.mark.slow]
 
@@ -55,14 +55,7 @@ def cli(cloud: LocalCloud, capsys: pytest.CaptureFixture[str]) -> Cli:
 
 
 def client(cloud: LocalCloud, service: str) -> Any:
-    return boto3.client(
-        service,  # type: ignore[call-overload]
-        endpoint_url=cloud.endpoint_url,
-        region_name=cloud.endpoint.region,
-        aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        aws_session_token=FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
-    )
+    return LocalClients(cloud.endpoint_url, cloud.endpoint.region).client(service)
 
 
 def tx(transaction_id: str, account: str, amount: str = "10.00") -> str:
