@@ -103,9 +103,10 @@ class ModeResult:
 
         Each application of the effect is followed by its owner's completion, which
         either succeeds (at most once per key), is refused to a displaced owner (a stall,
-        or an invocation slowed past its lease), or never happens (a crash or throttle
-        between effect and record). So the doubles are at most the last two, counted by
-        the fault hooks from the DynamoDB calls themselves, not from the consumer's word.
+        or an invocation slowed past its lease), or never happens (a crash, throttle,
+        error or lost answer between effect and record). So the doubles are at most the
+        last two, counted by the fault hooks from the DynamoDB calls themselves, not from
+        the consumer's word.
         """
         if self.mode != "leased":
             return 0

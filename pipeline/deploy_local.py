@@ -18,7 +18,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
-from contextlib import ExitStack
 
 from pipeline.moto_server import DEFAULT_PORT, DEFAULT_REGION, MOTO_ACCOUNT, moto_server
 from pipeline.stack import (
@@ -66,15 +65,16 @@ def run_cdk(arguments: Sequence[str], environ: Mapping[str, str]) -> None:
 
 
 def deploy_with_cdk_cli(port: int, stage: str, region: str, *, serve: bool = False) -> None:
-    with ExitStack() as stack:
-        endpoint = stack.enter_context(moto_server(port, region=region))
+    # The cloud assembly (bootstrap synthesizes the app too) goes to a directory of its own:
+    # a developer's cdk.out, and a `cdk synth` or `cdk watch` on it, stay untouched.
+    with (
+        moto_server(port, region=region) as endpoint,
+        tempfile.TemporaryDirectory(prefix="cdk-local-") as assembly,
+    ):
         started = time.perf_counter()
         environ = endpoint.environ()
         clients = LocalClients(endpoint.url, region)
         print(f"moto server at {endpoint.url} ({region})", flush=True)
-        # The cloud assembly (bootstrap synthesizes the app too) goes to a directory of its
-        # own: a developer's cdk.out, and a `cdk synth` or `cdk watch` on it, stay untouched.
-        assembly = stack.enter_context(tempfile.TemporaryDirectory(prefix="cdk-local-"))
         run_cdk(["bootstrap", f"aws://{MOTO_ACCOUNT}/{region}", "--output", assembly], environ)
 
         synthesized = cached_ledger_stack(stage, region)

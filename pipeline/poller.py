@@ -4,8 +4,8 @@ What the real event source mapping does and moto cannot (it needs Docker to run 
 gather up to ``batch_size`` messages (within the batching window), hand them to the
 handler as an AWS-shaped event, delete the successes, and leave the failures to reappear
 after the visibility timeout (SQS's redrive policy moves them to the DLQ after
-maxReceiveCount). Up to
-``concurrency`` invocations run at once, each worker a warm container of its own.
+maxReceiveCount). Up to ``concurrency`` invocations run at once, each worker a warm
+container of its own.
 """
 
 from __future__ import annotations
@@ -23,14 +23,14 @@ from pipeline.events import from_received, sqs_event
 from pipeline.faults import FaultCounts, FaultRates, InjectedCrash
 from pipeline.lambda_context import LocalLambdaContext
 
-# A batch handler: ``handler(event, context) -> {"batchItemFailures": [...]}``. When it has
-# ``last_decisions`` (as ``ExactlyOnceBatchHandler`` does), the poller counts each record's
-# outcome from it; a plain Lambda function without it counts its records as "unknown".
 # Lambda's invocation payload limit, and SQS's largest message (1 MiB since 2025): a batch
 # gathered over several receives asks for no more messages than surely fit.
 PAYLOAD_LIMIT_BYTES = 6 * 1024 * 1024
 MAX_MESSAGE_BYTES = 1024 * 1024
 
+# A batch handler: ``handler(event, context) -> {"batchItemFailures": [...]}``. When it has
+# ``last_decisions`` (as ``ExactlyOnceBatchHandler`` does), the poller counts each record's
+# outcome from it; a plain Lambda function without it counts its records as "unknown".
 BatchHandler = ExactlyOnceBatchHandler | Callable[[dict[str, Any], Any], dict[str, Any]]
 HandlerFactory = Callable[[int], BatchHandler]
 
