@@ -204,9 +204,8 @@ def run_demo_on_local_cloud(
     """Run the workload on the local cloud: the deployed stack on a moto server.
 
     The same template as ``cdk synth``, the function's handler, environment and timeout
-    and the mapping's batch size, read back from moto's APIs. One thing is compressed:
-    the queue's visibility timeout (180 s as deployed) is set to
-    ``settings.visibility_timeout`` so that redeliveries come in seconds.
+    and the mapping's batch size, read back from moto's APIs. Time is compressed as
+    ``faulty_local_poller`` says: the visibility timeout and the batching window.
     """
     from pipeline.local_cloud import quiet_moto, start_local_cloud
     from pipeline.moto_server import free_port

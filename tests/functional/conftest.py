@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import importlib
+import sys
 import time
 from collections.abc import Iterator
+from types import ModuleType
 
 import pytest
 from moto import mock_aws
@@ -35,3 +38,21 @@ def ledger(resources: LedgerResources, clock: ManualClock) -> LedgerHarness:
 @pytest.fixture
 def leased_ledger(resources: LedgerResources, clock: ManualClock) -> LedgerHarness:
     return build_harness(resources, clock, EXACTLY_ONCE_MODE="leased")
+
+
+@pytest.fixture
+def handler_module(
+    resources: LedgerResources, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[ModuleType]:
+    """``ledger.handler`` imported afresh as Lambda would, with the stack's environment and
+    Powertools' defaults (no event logging, no debug)."""
+    for name, value in resources.environ().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "ExactlyOnceTest")
+    for opt_in in ("POWERTOOLS_LOGGER_LOG_EVENT", "POWERTOOLS_LOG_LEVEL", "POWERTOOLS_DEBUG"):
+        monkeypatch.delenv(opt_in, raising=False)
+    sys.modules.pop("ledger.handler", None)
+    module = importlib.import_module("ledger.handler")
+    yield module
+    module.logger.registered_handler.stream = sys.__stdout__  # a test may have pointed it
+    sys.modules.pop("ledger.handler", None)

@@ -9,11 +9,9 @@ logging, so a body written anywhere would be seen.
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import sys
-from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
@@ -33,22 +31,6 @@ class _WallClock:
         import time
 
         return time.time()
-
-
-@pytest.fixture
-def handler_module(
-    resources: LedgerResources, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[ModuleType]:
-    for name, value in resources.environ().items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "ExactlyOnceTest")
-    for opt_in in ("POWERTOOLS_LOGGER_LOG_EVENT", "POWERTOOLS_LOG_LEVEL", "POWERTOOLS_DEBUG"):
-        monkeypatch.delenv(opt_in, raising=False)
-    sys.modules.pop("ledger.handler", None)
-    module = importlib.import_module("ledger.handler")
-    yield module
-    module.logger.registered_handler.stream = sys.__stdout__
-    sys.modules.pop("ledger.handler", None)
 
 
 def _capture_logger(module: ModuleType) -> None:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import sys
-from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
@@ -16,19 +14,6 @@ from pipeline.events import lambda_record, sqs_event
 from pipeline.lambda_context import LocalLambdaContext
 from tests.support.aws import LedgerResources
 from tests.support.ledger import failed_ids, transaction
-
-
-@pytest.fixture
-def handler_module(
-    resources: LedgerResources, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[ModuleType]:
-    """``ledger.handler`` imported as Lambda would, with the stack's environment."""
-    for name, value in resources.environ().items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "ExactlyOnceTest")
-    sys.modules.pop("ledger.handler", None)
-    yield importlib.import_module("ledger.handler")
-    sys.modules.pop("ledger.handler", None)
 
 
 def invoke(module: ModuleType, resources: LedgerResources, *bodies: Any) -> tuple[dict, list]:
