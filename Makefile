@@ -1,12 +1,13 @@
 # Two commands do everything on a fresh machine:
 #   make demo   the pipeline end to end on the embedded local cloud, with a report
 #   make test   lint, types and the whole test suite
-# Each creates .venv and installs the pinned requirements on first use.
+# Each creates .venv and installs the pinned requirements on first use, then this project
+# itself in editable mode (its packages and its pytest plugin, registered as an entry point).
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt constraints.txt | cksum | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt constraints.txt pyproject.toml | cksum | cut -d' ' -f1)
 STAGE ?= dev
 PORT ?= 5000
 PYTEST_ARGS ?=
@@ -20,10 +21,14 @@ export JSII_RUNTIME_PACKAGE_CACHE_ROOT := $(CURDIR)/.jsii-cache
 
 .PHONY: demo test test-fast lint typecheck bench campaign campaign-long local-up synth lint-cfn deploy-local deploy destroy clean
 
-$(STAMP): requirements.txt requirements-dev.txt constraints.txt
+# The project installs without its dependencies: requirements-dev.txt pins them (the extras'
+# too) and setuptools, so the editable build needs no download.
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps \
+		--no-build-isolation -e '.[cdk,local]'
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
@@ -41,7 +46,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy functions infra pipeline bench app.py
+	$(BIN)/mypy functions infra pipeline bench app.py exactly_once_cdk exactly_once_local
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
@@ -76,3 +81,4 @@ destroy: $(STAMP) node_modules
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out .cdk-home .jsii-cache reports .pytest_cache .mypy_cache .ruff_cache
+	rm -rf build dist *.egg-info

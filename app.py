@@ -17,10 +17,11 @@ import aws_cdk as cdk
 from aws_cdk import aws_logs as logs
 from cdk_nag import AwsSolutionsChecks
 
-from infra import DEFAULT_POWERTOOLS_LAYER_VERSION, ExactlyOnceMode, LedgerStack
+from exactly_once_cdk import DEFAULT_POWERTOOLS_LAYER_VERSION, ExactlyOnceMode
+from infra import LedgerStack
 
 DEFAULT_REGION = "eu-west-1"
-# The number itself lives in infra/exactly_once_consumer.py (the one source of truth);
+# The number itself lives in exactly_once_cdk/consumer.py (the one source of truth);
 # check it against the Powertools docs ("Lambda Layer") before a real deploy.
 POWERTOOLS_LAYER_VERSION = DEFAULT_POWERTOOLS_LAYER_VERSION
 

@@ -1,6 +1,6 @@
 """The deployed function's settings the cost figures describe, defined once for the bench.
 
-They are the defaults of ``ExactlyOnceConsumer`` in ``infra/exactly_once_consumer.py``
+They are the defaults of ``ExactlyOnceConsumer`` in ``exactly_once_cdk/consumer.py``
 (``memory_size=512``, ``architecture=ARM_64``, ``source_retention`` 4 days,
 ``dead_letter_retention`` 14 days, ``redelivery_margin`` 1 day and ``idempotency_retention``
 their sum). That module imports ``aws_cdk`` at import time, so the bench copies the values
@@ -28,7 +28,7 @@ IDEMPOTENCY_RETENTION_SECONDS = (
 
 def as_dict() -> dict[str, Any]:
     return {
-        "source": "infra/exactly_once_consumer.py, ExactlyOnceConsumer defaults",
+        "source": "exactly_once_cdk/consumer.py, ExactlyOnceConsumer defaults",
         "lambda_memory_mb": LAMBDA_MEMORY_MB,
         "lambda_architecture": LAMBDA_ARCHITECTURE,
         "source_retention_seconds": SOURCE_RETENTION_SECONDS,

@@ -13,8 +13,9 @@ from aws_lambda_powertools import Logger, Metrics
 from bench.baseline import BaselineHandler
 from bench.deployment import IDEMPOTENCY_RETENTION_SECONDS, LAMBDA_MEMORY_MB
 from bench.meter import DynamoDBMeter
-from ledger.bootstrap import build_handler
-from pipeline.events import lambda_record, sqs_event
+from exactly_once import make_handler
+from exactly_once_local.events import lambda_record, sqs_event
+from ledger.bootstrap import ledger_effect
 from pipeline.resources import REGION, LedgerResources, create_ledger_resources
 
 OURS_ATOMIC = "ours (atomic)"
@@ -93,13 +94,14 @@ def build_side(name: str, meter: DynamoDBMeter) -> Side:
         return Side(name, handler, meter, resources, table, IDEMPOTENCY_RETENTION_SECONDS)
     mode = "atomic" if name == OURS_ATOMIC else "leased"
     metrics = Metrics(namespace="Bench")
-    handler = build_handler(
-        resources.environ(EXACTLY_ONCE_MODE=mode, **retention),
+    handler = make_handler(
+        ledger_effect,
+        environ=resources.environ(EXACTLY_ONCE_MODE=mode, **retention),
         dynamodb=dynamodb,
         sqs=resources.sqs,
         logger=_quiet_logger(),
         metrics=metrics,
-    )
+    ).build()
     return Side(
         name,
         handler,

@@ -12,7 +12,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from .exactly_once_consumer import (
+from exactly_once_cdk import (
     DEFAULT_POWERTOOLS_LAYER_VERSION,
     ExactlyOnceConsumer,
     ExactlyOnceMode,
@@ -119,7 +119,7 @@ class LedgerStack(Stack):
             OutputName.QUEUE_ARN: (consumer.queue.queue_arn, "source queue ARN"),
             OutputName.DEAD_LETTER_QUEUE_URL: (
                 consumer.dead_letter_queue.queue_url,
-                "DLQ: conflicts, invalid messages, exhausted retries",
+                "DLQ: conflicting, invalid or refused messages, exhausted retries",
             ),
             OutputName.DEAD_LETTER_QUEUE_ARN: (consumer.dead_letter_queue.queue_arn, "DLQ ARN"),
             OutputName.IDEMPOTENCY_TABLE_NAME: (

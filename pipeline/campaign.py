@@ -304,10 +304,10 @@ def check_retention(*, seed: int) -> RetentionResult:
     from aws_lambda_powertools import Logger, Metrics
     from moto import mock_aws
 
-    from exactly_once import ManualClock
-    from ledger.bootstrap import build_handler
-    from pipeline.events import lambda_record, sqs_event
-    from pipeline.lambda_context import LocalLambdaContext
+    from exactly_once import ManualClock, make_handler
+    from exactly_once_local.events import lambda_record, sqs_event
+    from exactly_once_local.lambda_context import LocalLambdaContext
+    from ledger.bootstrap import ledger_effect
     from pipeline.resources import create_ledger_resources
 
     short, late = 3600, 2 * 24 * 3600
@@ -329,14 +329,15 @@ def check_retention(*, seed: int) -> RetentionResult:
         with mock_aws():
             resources = create_ledger_resources()
             clock = ManualClock(current=time.time())
-            handler = build_handler(
-                resources.environ(IDEMPOTENCY_RETENTION_SECONDS=str(retention)),
+            handler = make_handler(
+                ledger_effect,
+                environ=resources.environ(IDEMPOTENCY_RETENTION_SECONDS=str(retention)),
                 dynamodb=resources.dynamodb,
                 sqs=resources.sqs,
                 logger=Logger(service="retention", level="CRITICAL"),
                 metrics=Metrics(namespace="Campaign"),
                 clock=clock,
-            )
+            ).build()
 
             def deliver() -> None:
                 records = [lambda_record(body=b, queue_arn=resources.queue_arn) for b in bodies]
@@ -366,7 +367,7 @@ def construct_refusal(retention_seconds: int) -> str:
     import aws_cdk as cdk
     from aws_cdk import aws_lambda as lambda_
 
-    from infra.exactly_once_consumer import ExactlyOnceConsumer, GuaranteeViolation
+    from exactly_once_cdk import ExactlyOnceConsumer, GuaranteeViolation
 
     stack = cdk.Stack(cdk.App(), "RetentionProbe")
     try:

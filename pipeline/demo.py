@@ -85,16 +85,18 @@ class InProcessFunction:
 
 def ledger_consumer(resources: LedgerResources, dynamodb: Any) -> InProcessFunction:
     """The real ledger consumer, wired as its Lambda composition root wires it."""
-    from ledger.bootstrap import build_handler
+    from exactly_once import make_handler
+    from ledger.bootstrap import ledger_effect
 
     metrics = Metrics(namespace="ExactlyOnceDemo")
-    handler = build_handler(
-        resources.environ(),
+    handler = make_handler(
+        ledger_effect,
+        environ=resources.environ(),
         dynamodb=dynamodb,
         sqs=resources.sqs,
         logger=Logger(service="ledger", level="ERROR"),
         metrics=metrics,
-    )
+    ).build()
     return InProcessFunction(handler, metrics)
 
 
@@ -282,7 +284,7 @@ def faulty_local_poller(
         if worker not in containers:
             container = LocalContainer(cloud.function, mapping.report_batch_item_failures)
             inject_client_faults(
-                container.module.dynamodb,
+                container.dynamodb,
                 rates,
                 counts,
                 random.Random(seed * 7919 + worker),

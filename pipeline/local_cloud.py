@@ -12,9 +12,9 @@ What runs (FACTS.md, "moto as the local cloud"):
   with the function's environment variables and ``AWS_ENDPOINT_URL`` pointing at moto.
 
 Each poller worker is a warm container of its own: it imports the handler module afresh
-(its own boto3 clients, its own handler object). When the module exposes ``handle_batch``
-with ``last_decisions`` (as ``ledger.handler`` does), batch log lines count outcomes
-from it; otherwise they count records as "unknown".
+(its own boto3 clients, its own handler object). When the entry point is made by
+``exactly_once.make_handler`` (as ``ledger.handler``'s is), batch log lines count outcomes
+from its ``last_decisions``; otherwise they count records as "unknown".
 """
 
 from __future__ import annotations
@@ -121,9 +121,13 @@ class LocalContainer:
 
     @property
     def last_decisions(self) -> Any:
-        """The decisions of the last batch, from the module's ``handle_batch`` if any."""
-        batch_handler = getattr(self.module, "handle_batch", None)
-        return getattr(batch_handler, "last_decisions", None)
+        """The decisions of the last batch, when the entry point is a ``make_handler`` one."""
+        return getattr(self.entry, "last_decisions", None)
+
+    @property
+    def dynamodb(self) -> Any:
+        """The container's own DynamoDB client (``make_handler``'s), for fault hooks."""
+        return self.entry.dynamodb  # type: ignore[attr-defined]
 
     def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         try:

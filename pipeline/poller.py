@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from exactly_once import ExactlyOnceBatchHandler, SystemClock
-from pipeline.events import from_received, sqs_event
+from exactly_once_local.events import from_received, sqs_event
+from exactly_once_local.lambda_context import LocalLambdaContext
 from pipeline.faults import FaultCounts, FaultRates, InjectedCrash
-from pipeline.lambda_context import LocalLambdaContext
 
 # Lambda's invocation payload limit, and SQS's largest message (1 MiB since 2025): a batch
 # gathered over several receives asks for no more messages than surely fit.

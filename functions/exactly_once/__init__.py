@@ -2,6 +2,11 @@
 
 SQS delivers at least once; this layer makes each message's effect happen once, keyed by a
 producer-assigned idempotency key recorded in DynamoDB for a bounded retention.
+
+Start with ``make_handler``: write the effect (``parse`` and ``writes`` with ``Add``,
+``Take``, ``PutIfAbsent``; or ``parse`` and ``apply`` for effects outside DynamoDB), and::
+
+    lambda_handler = make_handler(MyEffect)
 """
 
 from __future__ import annotations
@@ -16,8 +21,10 @@ from .errors import (
     ExactlyOnceError,
     InvalidMessage,
     LeaseLost,
+    Refused,
     RetryLater,
 )
+from .handler import ExactlyOnceHandler, Setup, make_handler
 from .keys import KeySpec
 from .leased import LeasedConsumer, LeasedEffect
 from .messages import Decision
@@ -25,8 +32,10 @@ from .outcomes import Outcome
 from .records import IdempotencyRecord, RecordStatus
 from .store import IdempotencyStore
 from .telemetry import Telemetry
+from .writes import Add, PutIfAbsent, Take, TransactItem, Write
 
 __all__ = [
+    "Add",
     "AtomicConsumer",
     "AtomicEffect",
     "Clock",
@@ -36,6 +45,7 @@ __all__ = [
     "ExactlyOnceBatchHandler",
     "ExactlyOnceConfig",
     "ExactlyOnceError",
+    "ExactlyOnceHandler",
     "IdempotencyRecord",
     "IdempotencyStore",
     "InvalidMessage",
@@ -45,8 +55,15 @@ __all__ = [
     "LeasedEffect",
     "ManualClock",
     "Outcome",
+    "PutIfAbsent",
     "RecordStatus",
+    "Refused",
     "RetryLater",
+    "Setup",
     "SystemClock",
+    "Take",
     "Telemetry",
+    "TransactItem",
+    "Write",
+    "make_handler",
 ]

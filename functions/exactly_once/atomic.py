@@ -6,26 +6,49 @@ is no such window. And why not one message per transaction: a batch of ten new m
 costs one ``TransactWriteItems`` (an all-duplicate batch too, answered by the cancellation
 reasons with the existing records), where the per-message recipe costs about three
 requests per message.
+
+When DynamoDB cancels a batch's transaction, the cancellation reasons say which items
+failed; ``writes.plan`` says which messages each item carries. A message whose own record
+exists is a duplicate (or conflict); a message whose own effect write failed its condition
+or was refused as invalid is refused and dead-lettered; the rest commit in the next
+transaction. Where a failed item carries several messages (merged writes), or DynamoDB
+gives no usable reason, the chunk is split in two, in order, until the message at fault
+stands alone: one bad message never takes another with it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .clock import Clock
 from .config import ExactlyOnceConfig
-from .messages import Candidate, Decision, admit, group_id_of, is_fifo
+from .errors import Refused
+from .messages import Candidate, Decision, admit, group_id_of, is_fifo, payload_hook
 from .outcomes import Outcome
 from .protocol import Verdict, classify, expiration_for, now_millis
 from .records import IdempotencyRecord, RecordStatus
 from .store import IdempotencyStore
+from .writes import PlannedItem, Write, plan
 
 M = TypeVar("M")
 
 MAX_TRANSACTION_ITEMS = 100  # DynamoDB's limit per TransactWriteItems
+# Below this much invocation time left, no new transaction is started: the rest is retried.
+MIN_MILLIS_FOR_A_TRANSACTION = 500
+# Cancellation reasons that say "try the same thing again".
+_TRANSIENT = frozenset(
+    {
+        "TransactionConflict",
+        "ThrottlingError",
+        "ProvisionedThroughputExceeded",
+        "RequestLimitExceeded",
+    }
+)
 _VERDICT_OUTCOME = {
     Verdict.DUPLICATE: Outcome.DUPLICATE,
     Verdict.CONFLICT: Outcome.CONFLICT,
@@ -34,17 +57,19 @@ _VERDICT_OUTCOME = {
 
 
 class AtomicEffect(Protocol[M]):
-    """A consumer's business logic, for effects that live in DynamoDB."""
+    """A consumer's business logic, for effects that live in DynamoDB.
+
+    Optionally also ``payload(message) -> object``: what the payload hash covers (default:
+    the decoded body), so that bodies that mean the same are one payload.
+    """
 
     def parse(self, document: dict[str, Any]) -> M:
         """The message in a decoded body, or InvalidMessage naming the field at fault."""
         ...
 
-    def transact_items(self, messages: Sequence[M]) -> list[dict[str, Any]]:
-        """``TransactItems`` entries applying all ``messages`` together.
-
-        Merge writes to the same item: one transaction may not touch an item twice.
-        """
+    def writes(self, message: M) -> Iterable[Write]:
+        """What this one message does (``Add``, ``Take``, ``PutIfAbsent``, ``TransactItem``),
+        or ``Refused`` when the message alone shows it cannot be applied."""
         ...
 
 
@@ -57,6 +82,52 @@ def _explain(verdict: Verdict, existing: IdempotencyRecord) -> str:
     if verdict is Verdict.IN_PROGRESS:
         return f"key leased by {existing.lease_owner} until {existing.lease_expiry_ms} ms"
     return f"already processed as message {existing.message_id}"
+
+
+@dataclass
+class _Chunk(Generic[M]):
+    """Messages to commit in one transaction, and how often it was cancelled for nothing
+    they did (conflicts, throttling)."""
+
+    candidates: list[Candidate[M]]
+    transient_cancellations: int = 0
+
+
+class _Batch(Generic[M]):
+    """The decisions of one batch, built up over its transactions."""
+
+    def __init__(self, records: Sequence[Mapping[str, Any]]) -> None:
+        self.fifo = is_fifo(records)
+        self.order = {r["messageId"]: (i, group_id_of(r)) for i, r in enumerate(records)}
+        self.decisions: dict[str, Decision] = {}
+        self.known: dict[str, IdempotencyRecord] = {}  # what each key holds, as learned
+        self.writes: dict[str, list[Write]] = {}  # per message id
+
+    def decide(self, candidate: Candidate[M], outcome: Outcome, reason: str = "") -> None:
+        self.decisions[candidate.message_id] = Decision(outcome, candidate.record_id, reason)
+
+    def fail(self, chunk: Iterable[Candidate[M]], why: str) -> None:
+        for candidate in chunk:
+            self.decide(candidate, Outcome.FAILED, why)
+
+    def held_back(self, candidates: list[Candidate[M]]) -> list[Candidate[M]]:
+        """FIFO: after a failure in a message group, nothing later in that group is applied."""
+        if not self.fifo:
+            return candidates
+        first_failure: dict[str, int] = {}
+        for message_id, decision in self.decisions.items():
+            index, group = self.order[message_id]
+            if decision.outcome.is_item_failure and group is not None:
+                first_failure[group] = min(first_failure.get(group, index), index)
+        kept: list[Candidate[M]] = []
+        for candidate in candidates:
+            index, group = self.order[candidate.message_id]
+            if group in first_failure and index > first_failure[group]:
+                why = "an earlier message of its FIFO group is retried first"
+                self.decide(candidate, Outcome.FAILED, why)
+            else:
+                kept.append(candidate)
+        return kept
 
 
 class AtomicConsumer(Generic[M]):
@@ -76,6 +147,7 @@ class AtomicConsumer(Generic[M]):
         self._client = client
         self._store = IdempotencyStore(client, config.table_name)
         self._effect = effect
+        self._payload = payload_hook(effect)
         self._clock = clock
         self._max_rounds = max_rounds
         self._per_transaction = messages_per_transaction
@@ -86,42 +158,51 @@ class AtomicConsumer(Generic[M]):
         remaining_millis: Callable[[], int | None] = lambda: None,
     ) -> dict[str, Decision]:
         now = self._clock.now()
-        decisions: dict[str, Decision] = {}
+        batch: _Batch[M] = _Batch(records)
         leaders: dict[str, Candidate[M]] = {}  # the first message of each key in the batch
         followers: list[Candidate[M]] = []  # later messages with a key already in the batch
         for record in records:
-            admitted = admit(record, self._config.key, self._effect.parse)
+            admitted = admit(record, self._config.key, self._effect.parse, self._payload)
             if isinstance(admitted, Decision):
-                decisions[record["messageId"]] = admitted
+                batch.decisions[record["messageId"]] = admitted
             elif admitted.record_id in leaders:
                 followers.append(admitted)
-            else:
+            elif self._collect_writes(admitted, batch):
                 leaders[admitted.record_id] = admitted
 
-        known: dict[str, IdempotencyRecord] = {}  # what each key holds, as learned on the way
-        order = {r["messageId"]: (i, group_id_of(r)) for i, r in enumerate(records)}
         pending = list(leaders.values())
-        for _ in range(self._max_rounds):
-            if is_fifo(records):
-                pending = self._hold_back_failed_groups(pending, decisions, order)
-            if not pending:
-                break
-            retry: list[Candidate[M]] = []
-            # FIFO: one transaction, so that no later message of a group commits while an
-            # earlier one fails (FIFO batches hold at most 10 messages).
-            chunks = [pending] if is_fifo(records) else self._chunks(pending)
-            for chunk in chunks:
-                retry.extend(self._commit(chunk, now, decisions, known))
-            pending = retry
-        for candidate in pending:
-            decisions[candidate.message_id] = Decision(
-                Outcome.FAILED, candidate.record_id, "transaction kept being cancelled; retry later"
-            )
+        # Standard queues: chunks of a fixed size. FIFO: the batch (at most 10 messages) in
+        # one transaction, so no later message of a group commits while an earlier one fails.
+        size = len(pending) if batch.fifo else self._per_transaction
+        work = deque(_Chunk(pending[i : i + size]) for i in range(0, len(pending), max(size, 1)))
+        while work:
+            chunk = work.popleft()
+            chunk.candidates = batch.held_back(chunk.candidates)
+            if not chunk.candidates:
+                continue
+            remaining = remaining_millis()
+            if remaining is not None and remaining < MIN_MILLIS_FOR_A_TRANSACTION:
+                batch.fail(chunk.candidates, "no time left in the invocation; retry later")
+                continue
+            # Next: what this transaction leaves undecided, before the chunks after it.
+            work.extendleft(reversed(self._commit(chunk, now, batch)))
         for follower in followers:
-            decisions[follower.message_id] = self._follow(
-                follower, leaders[follower.record_id], decisions, known, now
+            batch.decisions[follower.message_id] = self._follow(
+                follower, leaders[follower.record_id], batch, now
             )
-        return decisions
+        return batch.decisions
+
+    def _collect_writes(self, candidate: Candidate[M], batch: _Batch[M]) -> bool:
+        """The message's effect writes; False when it is already decided (refused, failed)."""
+        try:
+            batch.writes[candidate.message_id] = list(self._effect.writes(candidate.message))
+        except Refused as exc:
+            batch.decide(candidate, Outcome.REFUSED, exc.reason)
+            return False
+        except Exception as exc:  # noqa: BLE001 - one message's effect bug fails that message
+            batch.decide(candidate, Outcome.FAILED, f"effect raised {exc!r}")
+            return False
+        return True
 
     def _record(self, candidate: Candidate[M], now: float) -> IdempotencyRecord:
         return IdempotencyRecord(
@@ -133,139 +214,154 @@ class AtomicConsumer(Generic[M]):
             message_id=candidate.message_id,
         )
 
-    def _chunks(self, pending: list[Candidate[M]]) -> list[list[Candidate[M]]]:
-        size = self._per_transaction
-        return [pending[i : i + size] for i in range(0, len(pending), size)]
-
-    def _commit(
-        self,
-        chunk: list[Candidate[M]],
-        now: float,
-        decisions: dict[str, Decision],
-        known: dict[str, IdempotencyRecord],
-    ) -> list[Candidate[M]]:
-        """One transaction for ``chunk``; returns the candidates to try again."""
-        records = [self._record(candidate, now) for candidate in chunk]
+    def _commit(self, chunk: _Chunk[M], now: float, batch: _Batch[M]) -> list[_Chunk[M]]:
+        """One transaction for ``chunk``; returns what is left to try, in order."""
+        candidates = chunk.candidates
+        records = [self._record(candidate, now) for candidate in candidates]
+        try:
+            effect_items = plan([batch.writes[c.message_id] for c in candidates])
+        except (TypeError, ValueError) as exc:  # a write the effect built wrongly
+            if len(candidates) > 1:
+                return _halves(candidates)
+            batch.fail(candidates, f"effect writes unusable: {exc}")
+            return []
         items = [self._store.completed_put(record, now) for record in records]
-        items += self._effect.transact_items([candidate.message for candidate in chunk])
-        if len(items) > MAX_TRANSACTION_ITEMS and len(chunk) > 1 and not self._fifo_chunk(chunk):
-            half = len(chunk) // 2
-            return self._commit(chunk[:half], now, decisions, known) + self._commit(
-                chunk[half:], now, decisions, known
-            )
+        items += [planned.item for planned in effect_items]
+        if len(items) > MAX_TRANSACTION_ITEMS and len(candidates) > 1:
+            return _halves(candidates)
         try:
             self._client.transact_write_items(TransactItems=items)
         except ClientError as exc:
             error = exc.response.get("Error", {})
-            if error.get("Code") != "TransactionCanceledException":
-                self._fail(chunk, decisions, f"{error.get('Code')}: {error.get('Message')}")
+            code = error.get("Code")
+            if code == "TransactionCanceledException":
+                return self._sort_cancellation(chunk, effect_items, exc.response, now, batch)
+            if code == "ValidationException":
+                # The request as a whole (e.g. two writes to one item): narrow it down.
+                if len(candidates) > 1:
+                    return _halves(candidates)
+                why = f"DynamoDB refused the effect's writes ({code}): {error.get('Message')}"
+                batch.decide(candidates[0], Outcome.REFUSED, why)
                 return []
-            return self._sort_cancellation(chunk, exc.response, now, decisions, known)
-        except BotoCoreError as exc:
-            self._fail(chunk, decisions, f"DynamoDB unreachable: {exc}")
+            batch.fail(candidates, f"{code}: {error.get('Message')}")
             return []
-        for candidate, record in zip(chunk, records, strict=True):
-            decisions[candidate.message_id] = Decision(Outcome.PROCESSED, candidate.record_id)
-            known[candidate.record_id] = record
+        except BotoCoreError as exc:
+            batch.fail(candidates, f"DynamoDB unreachable: {exc}")
+            return []
+        for candidate, record in zip(candidates, records, strict=True):
+            batch.decide(candidate, Outcome.PROCESSED)
+            batch.known[candidate.record_id] = record
         return []
 
     def _sort_cancellation(
         self,
-        chunk: list[Candidate[M]],
+        chunk: _Chunk[M],
+        effect_items: list[PlannedItem],
         response: Mapping[str, Any],
         now: float,
-        decisions: dict[str, Decision],
-        known: dict[str, IdempotencyRecord],
-    ) -> list[Candidate[M]]:
-        """Decide the messages whose record condition failed; the rest go round again."""
+        batch: _Batch[M],
+    ) -> list[_Chunk[M]]:
+        """Decide the messages the reasons blame; return the rest to try again."""
+        candidates = chunk.candidates
         reasons = list(response.get("CancellationReasons") or [])
-        record_reasons = reasons[: len(chunk)] + [{}] * (len(chunk) - len(reasons))
-        effect_codes = {reason.get("Code", "None") for reason in reasons[len(chunk) :]}
-        if "ValidationError" in effect_codes or any(
-            reason.get("Code") == "ValidationError" for reason in record_reasons
-        ):
-            self._fail(chunk, decisions, "transaction refused as invalid by DynamoDB")
+        reasons += [{}] * (len(candidates) + len(effect_items) - len(reasons))
+        record_reasons, item_reasons = reasons[: len(candidates)], reasons[len(candidates) :]
+        decided: set[int] = set()
+        ambiguous = False
+        transient = False
+        for index, (candidate, reason) in enumerate(zip(candidates, record_reasons, strict=True)):
+            code = reason.get("Code")
+            if code == "ConditionalCheckFailed":
+                if self._sort_record(candidate, reason, now, batch):
+                    decided.add(index)
+                else:
+                    transient = True  # the record changed since the condition was checked
+            elif code == "ValidationError":
+                why = f"DynamoDB refused the record as invalid: {reason.get('Message')}"
+                batch.decide(candidate, Outcome.REFUSED, why)
+                decided.add(index)
+            transient |= code in _TRANSIENT
+        for planned, reason in zip(effect_items, item_reasons, strict=True):
+            code = reason.get("Code")
+            transient |= code in _TRANSIENT
+            if code in (None, "None") or code in _TRANSIENT:
+                continue  # not this item's fault
+            at_fault = [source for source in planned.sources if source not in decided]
+            if len(at_fault) != 1:
+                ambiguous |= len(at_fault) > 1  # merged writes of several messages
+                continue
+            [source] = at_fault
+            if code == "ConditionalCheckFailed":
+                why = planned.refusals.get(source) or f"a condition on {planned.table} failed"
+            else:  # ValidationError, ItemCollectionSizeLimitExceeded: the write itself is bad
+                message = reason.get("Message")
+                why = f"DynamoDB refused the write to {planned.table} ({code}): {message}"
+            batch.decide(candidates[source], Outcome.REFUSED, why)
+            decided.add(source)
+        rest = [c for index, c in enumerate(candidates) if index not in decided]
+        if not rest:
             return []
-        retry: list[Candidate[M]] = []
-        for candidate, reason in zip(chunk, record_reasons, strict=True):
-            if reason.get("Code") != "ConditionalCheckFailed":
-                retry.append(candidate)  # cancelled because of another item, or a conflict
-                continue
-            try:
-                item = reason.get("Item")
-                existing = (
-                    IdempotencyRecord.from_item(item)
-                    if item
-                    else self._store.get(candidate.record_id)
-                )
-            except (ClientError, BotoCoreError, KeyError, ValueError) as exc:
-                why = f"existing record unreadable: {type(exc).__name__}"
-                decisions[candidate.message_id] = Decision(Outcome.FAILED, candidate.record_id, why)
-                continue
-            verdict = classify(existing, candidate.payload_hash, now)
-            if existing is None or verdict is Verdict.CLAIMABLE:
-                retry.append(candidate)  # the record changed since the condition was checked
-                continue
-            known[candidate.record_id] = existing
-            decisions[candidate.message_id] = Decision(
-                _VERDICT_OUTCOME[verdict], candidate.record_id, _explain(verdict, existing)
+        if decided and not ambiguous:
+            return [_Chunk(rest)]  # progress: the rest goes again at once
+        if (ambiguous or not transient) and len(rest) > 1:
+            # Several messages share the failed item, or no reason says who is at fault:
+            # narrow it down rather than fail the innocent.
+            return _halves(rest)
+        chunk.transient_cancellations += 1
+        if chunk.transient_cancellations >= self._max_rounds:
+            codes = sorted({str(r["Code"]) for r in reasons if r.get("Code") not in (None, "None")})
+            why = f"transaction kept being cancelled ({', '.join(codes) or 'no reason given'})"
+            batch.fail(rest, why + "; retry later")
+            return []
+        return [_Chunk(rest, chunk.transient_cancellations)]
+
+    def _sort_record(
+        self, candidate: Candidate[M], reason: Mapping[str, Any], now: float, batch: _Batch[M]
+    ) -> bool:
+        """Decide a message whose record condition failed; False if it must go again."""
+        try:
+            item = reason.get("Item")
+            existing = (
+                IdempotencyRecord.from_item(item) if item else self._store.get(candidate.record_id)
             )
-        return retry
-
-    @staticmethod
-    def _fifo_chunk(chunk: list[Candidate[M]]) -> bool:
-        return any(candidate.group_id is not None for candidate in chunk)
-
-    @staticmethod
-    def _fail(chunk: list[Candidate[M]], decisions: dict[str, Decision], why: str) -> None:
-        for candidate in chunk:
-            decisions[candidate.message_id] = Decision(Outcome.FAILED, candidate.record_id, why)
-
-    @staticmethod
-    def _hold_back_failed_groups(
-        pending: list[Candidate[M]],
-        decisions: dict[str, Decision],
-        order: Mapping[str, tuple[int, str | None]],
-    ) -> list[Candidate[M]]:
-        """FIFO: after a failure in a message group, nothing later in that group is applied."""
-        first_failure: dict[str, int] = {}
-        for message_id, decision in decisions.items():
-            index, group = order[message_id]
-            if decision.outcome.is_item_failure and group is not None:
-                first_failure[group] = min(first_failure.get(group, index), index)
-        kept: list[Candidate[M]] = []
-        for candidate in pending:
-            index, group = order[candidate.message_id]
-            if group in first_failure and index > first_failure[group]:
-                decisions[candidate.message_id] = Decision(
-                    Outcome.FAILED,
-                    candidate.record_id,
-                    "an earlier message of its FIFO group is retried first",
-                )
-            else:
-                kept.append(candidate)
-        return kept
+        except (ClientError, BotoCoreError, KeyError, ValueError) as exc:
+            batch.decide(
+                candidate, Outcome.FAILED, f"existing record unreadable: {type(exc).__name__}"
+            )
+            return True
+        verdict = classify(existing, candidate.payload_hash, now)
+        if existing is None or verdict is Verdict.CLAIMABLE:
+            return False  # the record changed since the condition was checked
+        batch.known[candidate.record_id] = existing
+        batch.decide(candidate, _VERDICT_OUTCOME[verdict], _explain(verdict, existing))
+        return True
 
     def _follow(
-        self,
-        follower: Candidate[M],
-        leader: Candidate[M],
-        decisions: dict[str, Decision],
-        known: dict[str, IdempotencyRecord],
-        now: float,
+        self, follower: Candidate[M], leader: Candidate[M], batch: _Batch[M], now: float
     ) -> Decision:
         """A later message with the same key as an earlier one in this batch."""
-        lead = decisions[leader.message_id]
+        lead = batch.decisions[leader.message_id]
         if lead.outcome.is_item_failure:
             return Decision(
                 lead.outcome,
                 follower.record_id,
                 f"same key as message {leader.message_id}, which is retried",
             )
-        existing = known.get(follower.record_id)
+        if lead.outcome is Outcome.REFUSED:
+            if follower.payload_hash == leader.payload_hash:
+                why = f"same message as {leader.message_id}, refused and dead-lettered"
+                return Decision(Outcome.DUPLICATE, follower.record_id, why)
+            why = f"same key as refused message {leader.message_id}; evaluated on its retry"
+            return Decision(Outcome.FAILED, follower.record_id, why)
+        existing = batch.known.get(follower.record_id)
         if existing is None:
             return Decision(Outcome.FAILED, follower.record_id, "key state unknown; retry later")
         verdict = classify(existing, follower.payload_hash, now)
         if verdict is Verdict.CLAIMABLE:
             return Decision(Outcome.FAILED, follower.record_id, "key state changed; retry later")
         return Decision(_VERDICT_OUTCOME[verdict], follower.record_id, _explain(verdict, existing))
+
+
+def _halves(candidates: list[Candidate[M]]) -> list[_Chunk[M]]:
+    half = len(candidates) // 2
+    return [_Chunk(candidates[:half]), _Chunk(candidates[half:])]

@@ -19,6 +19,19 @@ class InvalidMessage(ExactlyOnceError):
         self.reason = reason
 
 
+class Refused(ExactlyOnceError):
+    """The effect says no to this one message ("out of stock"): dead-lettered with the reason.
+
+    Raise it from an effect (``writes`` in atomic mode, ``apply`` in leased mode). Nothing is
+    recorded for the key, so a redrive after the cause is fixed is evaluated again; the other
+    messages of the batch are not affected.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class RetryLater(ExactlyOnceError):
     """The message must come back after the visibility timeout (reported as an item failure)."""
 

@@ -37,10 +37,16 @@ def decode_body(body: str) -> dict[str, Any]:
     return decoded
 
 
-def payload_hash(document: dict[str, Any]) -> str:
-    """A hash of the body's content, independent of key order and white space."""
+def payload_hash(document: Any) -> str:
+    """A hash of the content, independent of key order and white space.
+
+    ``document`` is a decoded body, or what an effect's ``payload`` hook returns (plain
+    JSON values; decimals and other values are hashed as their ``str``).
+    """
     # ASCII escapes: a lone surrogate (valid in JSON, not in UTF-8) still hashes.
-    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    canonical = json.dumps(
+        document, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str
+    )
     return hashlib.sha256(canonical.encode("ascii")).hexdigest()
 
 

@@ -19,8 +19,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from .clock import Clock
 from .config import ExactlyOnceConfig
-from .errors import LeaseLost
-from .messages import Candidate, Decision, admit, is_fifo
+from .errors import LeaseLost, Refused
+from .messages import Candidate, Decision, admit, is_fifo, payload_hook
 from .outcomes import Outcome
 from .protocol import Verdict, classify, expiration_for, lease_expiry_for, now_millis
 from .records import IdempotencyRecord, RecordStatus
@@ -39,7 +39,12 @@ class LeasedEffect(Protocol[M]):
         ...
 
     def apply(self, message: M, idempotency_key: str, attempt: int) -> None:
-        """Apply the effect; pass ``idempotency_key`` on where the target system takes one."""
+        """Apply the effect; pass ``idempotency_key`` on where the target system takes one.
+
+        Raise ``Refused`` when the target says no for good ("payment declined"): the lease
+        is released and the message dead-lettered with the reason. Any other exception is
+        retried.
+        """
         ...
 
 
@@ -57,6 +62,7 @@ class LeasedConsumer(Generic[M]):
         self._config = config
         self._store = IdempotencyStore(client, config.table_name)
         self._effect = effect
+        self._payload = payload_hook(effect)
         self._clock = clock
 
     def decide(
@@ -68,7 +74,7 @@ class LeasedConsumer(Generic[M]):
         failed_groups: set[str] = set()
         decisions: dict[str, Decision] = {}
         for record in records:
-            admitted = admit(record, self._config.key, self._effect.parse)
+            admitted = admit(record, self._config.key, self._effect.parse, self._payload)
             if isinstance(admitted, Decision):
                 decisions[record["messageId"]] = admitted
                 continue
@@ -116,6 +122,10 @@ class LeasedConsumer(Generic[M]):
 
         try:
             self._effect.apply(candidate.message, candidate.record_id, attempt)
+        except Refused as exc:
+            # No COMPLETED record: a redrive after the cause is fixed is evaluated again.
+            self._release_quietly(candidate.record_id, owner, self._clock.now())
+            return Decision(Outcome.REFUSED, candidate.record_id, exc.reason)
         except Exception as exc:  # noqa: BLE001 - any effect failure means "retry later"
             self._release_quietly(candidate.record_id, owner, self._clock.now())
             return Decision(Outcome.FAILED, candidate.record_id, f"effect raised {exc!r}")

@@ -14,6 +14,14 @@ M = TypeVar("M")
 
 # What a consumer's parser does with a decoded body: return its message or raise InvalidMessage.
 Parser = Callable[[dict[str, Any]], M]
+# What the payload hash covers, from the parsed message (an effect's optional ``payload``).
+PayloadOf = Callable[[M], Any]
+
+
+def payload_hook(effect: object) -> PayloadOf[Any] | None:
+    """The effect's ``payload(message)`` method, if it has one."""
+    hook = getattr(effect, "payload", None)
+    return hook if callable(hook) else None
 
 
 @dataclass(frozen=True)
@@ -45,13 +53,23 @@ def is_fifo(records: Sequence[Mapping[str, Any]]) -> bool:
     return bool(records) and str(records[0].get("eventSourceARN", "")).endswith(".fifo")
 
 
-def admit(record: Mapping[str, Any], key: KeySpec, parse: Parser[M]) -> Candidate[M] | Decision:
-    """Turn an SQS record into a Candidate, or into an INVALID Decision naming the reason."""
+def admit(
+    record: Mapping[str, Any],
+    key: KeySpec,
+    parse: Parser[M],
+    payload_of: PayloadOf[M] | None = None,
+) -> Candidate[M] | Decision:
+    """Turn an SQS record into a Candidate, or into an INVALID Decision naming the reason.
+
+    The payload hash covers the decoded body, or ``payload_of(message)`` when given: then
+    bodies that mean the same (``"10.0"`` and ``"10.00"``) are one payload, not a conflict.
+    """
     record_id: str | None = None
     try:
         document = decode_body(str(record.get("body", "")))
         record_id = key.record_id_of(document)
         message = parse(document)
+        hashed = payload_hash(document if payload_of is None else payload_of(message))
     except InvalidMessage as exc:
         return Decision(Outcome.INVALID, record_id=record_id, reason=exc.reason)
     except Exception as exc:  # noqa: BLE001 - a parser bug must not fail the whole batch
@@ -60,7 +78,7 @@ def admit(record: Mapping[str, Any], key: KeySpec, parse: Parser[M]) -> Candidat
     return Candidate(
         message_id=record["messageId"],
         record_id=record_id,
-        payload_hash=payload_hash(document),
+        payload_hash=hashed,
         message=message,
         group_id=group_id_of(record),
     )

@@ -6,13 +6,14 @@ import enum
 
 
 class Outcome(enum.Enum):
-    """Per message, exactly one of these (ARCHITECTURE.md, "The protocol")."""
+    """Per message, exactly one of these (docs/protocol.md, "Outcomes")."""
 
     PROCESSED = "processed"
     DUPLICATE = "duplicate"
     IN_PROGRESS = "in_progress"
     CONFLICT = "conflict"
     INVALID = "invalid"
+    REFUSED = "refused"
     FAILED = "failed"
 
     @property
@@ -23,4 +24,4 @@ class Outcome(enum.Enum):
     @property
     def goes_to_dead_letter(self) -> bool:
         """Sent to the DLQ by the consumer itself, then reported as a success."""
-        return self in (Outcome.CONFLICT, Outcome.INVALID)
+        return self in (Outcome.CONFLICT, Outcome.INVALID, Outcome.REFUSED)

@@ -7,9 +7,9 @@ different currencies are never added together.
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Sequence
 from typing import Any
+
+from exactly_once import Add, Write
 
 from .model import LedgerTransaction, parse_transaction
 
@@ -30,8 +30,19 @@ def _values(delta_cents: int, count: int) -> dict[str, dict[str, str]]:
     return {":delta": {"N": str(delta_cents)}, ":count": {"N": str(count)}}
 
 
+def payload_of(message: LedgerTransaction) -> dict[str, Any]:
+    """What the payload hash covers: the transaction's meaning, not its spelling, so that
+    ``"10.0"`` and ``"10.00"`` for one transaction id are one payload, not a conflict."""
+    return {
+        "transaction_id": message.transaction_id,
+        "account_id": message.account_id,
+        "currency": message.currency,
+        "amount_cents": message.amount_cents,
+    }
+
+
 class LedgerAtomicEffect:
-    """Balance updates as transaction items, one per (account, currency) in the batch."""
+    """A balance update inside the record's transaction (the layer sums them per balance)."""
 
     def __init__(self, table_name: str) -> None:
         self.table_name = table_name
@@ -39,24 +50,16 @@ class LedgerAtomicEffect:
     def parse(self, document: dict[str, Any]) -> LedgerTransaction:
         return parse_transaction(document)
 
-    def transact_items(self, messages: Sequence[LedgerTransaction]) -> list[dict[str, Any]]:
-        # One transaction may not touch an item twice: sum the deltas per balance first.
-        totals: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
-        for message in messages:
-            total = totals[(message.account_id, message.currency)]
-            total[0] += message.amount_cents
-            total[1] += 1
+    def payload(self, message: LedgerTransaction) -> dict[str, Any]:
+        return payload_of(message)
+
+    def writes(self, message: LedgerTransaction) -> list[Write]:
         return [
-            {
-                "Update": {
-                    "TableName": self.table_name,
-                    "Key": _key(account_id, currency),
-                    "UpdateExpression": _ADD,
-                    "ExpressionAttributeNames": _NAMES,
-                    "ExpressionAttributeValues": _values(delta, count),
-                }
-            }
-            for (account_id, currency), (delta, count) in totals.items()
+            Add(
+                self.table_name,
+                {ACCOUNT_ID: message.account_id, CURRENCY: message.currency},
+                {BALANCE_CENTS: message.amount_cents, TRANSACTIONS: 1},
+            )
         ]
 
 
@@ -74,6 +77,9 @@ class LedgerLeasedEffect:
 
     def parse(self, document: dict[str, Any]) -> LedgerTransaction:
         return parse_transaction(document)
+
+    def payload(self, message: LedgerTransaction) -> dict[str, Any]:
+        return payload_of(message)
 
     def apply(self, message: LedgerTransaction, idempotency_key: str, attempt: int) -> None:
         self._client.update_item(

@@ -17,7 +17,7 @@ def test_bench_deployment_matches_the_constructs_defaults() -> None:
     from aws_cdk import aws_lambda as lambda_
     from aws_cdk.assertions import Template
 
-    from infra import ExactlyOnceConsumer
+    from exactly_once_cdk import ExactlyOnceConsumer
 
     stack = Stack(App(), "BenchDeployment")
     consumer = ExactlyOnceConsumer(

@@ -54,5 +54,7 @@ def handler_module(
     sys.modules.pop("ledger.handler", None)
     module = importlib.import_module("ledger.handler")
     yield module
-    module.logger.registered_handler.stream = sys.__stdout__  # a test may have pointed it
+    module.lambda_handler.logger.registered_handler.stream = (
+        sys.__stdout__
+    )  # a test may have pointed it
     sys.modules.pop("ledger.handler", None)

@@ -17,8 +17,8 @@ from exactly_once import (
     RecordStatus,
     Telemetry,
 )
-from pipeline.events import sqs_event
-from pipeline.lambda_context import LocalLambdaContext
+from exactly_once_local.events import sqs_event
+from exactly_once_local.lambda_context import LocalLambdaContext
 from tests.support.aws import LedgerResources
 from tests.support.faults import Crash, SteppedClient, Steps
 from tests.support.ledger import LedgerHarness, build_harness, transaction

@@ -15,7 +15,7 @@ import json
 from typing import Any
 
 from exactly_once.dead_letters import MAX_BATCH_BYTES, MAX_MESSAGE_BYTES, entry_size
-from pipeline.events import from_received
+from exactly_once_local.events import from_received
 from tests.support.aws import LedgerResources, create_ledger_resources
 from tests.support.ledger import LedgerHarness, build_harness, failed_ids, transaction
 

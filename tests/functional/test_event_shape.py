@@ -6,7 +6,7 @@ import hashlib
 
 from aws_lambda_powertools.utilities.parser.models import SqsModel
 
-from pipeline.events import from_received, sqs_event
+from exactly_once_local.events import from_received, sqs_event
 from tests.support.aws import LedgerResources
 
 # AWS's documented example (Lambda developer guide, "Using Lambda with Amazon SQS").

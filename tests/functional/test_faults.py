@@ -14,8 +14,9 @@ from aws_lambda_powertools import Logger, Metrics
 from botocore.config import Config
 from botocore.exceptions import EndpointConnectionError
 
-from ledger.bootstrap import build_handler
-from pipeline.events import lambda_record, sqs_event
+from exactly_once import make_handler
+from exactly_once_local.events import lambda_record, sqs_event
+from ledger.bootstrap import ledger_effect
 from pipeline.faults import FaultCounts, FaultRates, InjectedCrash, inject_client_faults
 from tests.support.aws import LedgerResources
 
@@ -44,13 +45,14 @@ def run_one(
     inject_client_faults(
         client, rates, counts, random.Random(1), idempotency_table=resources.idempotency_table
     )
-    handler = build_handler(
-        resources.environ(EXACTLY_ONCE_MODE=mode),
+    handler = make_handler(
+        ledger_effect,
+        environ=resources.environ(EXACTLY_ONCE_MODE=mode),
         dynamodb=client,
         sqs=resources.sqs,
         logger=Logger(service="faults", level="ERROR"),
         metrics=Metrics(namespace="Test"),
-    )
+    ).build()
     body = json.dumps(
         {"transaction_id": f"t-{mode}", "account_id": "a", "amount": "1.00", "currency": "EUR"}
     )

@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
+from exactly_once_local.events import lambda_record, sqs_event
+from exactly_once_local.lambda_context import LocalLambdaContext
 from pipeline.corpus import build_corpus
-from pipeline.events import lambda_record, sqs_event
-from pipeline.lambda_context import LocalLambdaContext
 from tests.support.aws import LedgerResources
 from tests.support.ledger import transaction
 
@@ -38,7 +38,7 @@ def _capture_logger(module: ModuleType) -> None:
 
     Assigned, not setStream(): that flushes the old stream, maybe an earlier test's, closed.
     """
-    stream_handler = module.logger.registered_handler
+    stream_handler = module.lambda_handler.logger.registered_handler
     assert isinstance(stream_handler, logging.StreamHandler)
     stream_handler.stream = sys.stdout
 
@@ -97,7 +97,7 @@ def test_no_log_line_carries_a_body_or_a_field_value(
         handler_module, resources, bodies["duplicate"] + bodies["conflict"] + bodies["invalid"]
     )
     assert response == {"batchItemFailures": []}
-    decisions = handler_module.handle_batch.last_decisions.values()
+    decisions = handler_module.lambda_handler.last_decisions.values()
     outcomes = sorted(d.outcome.value for d in decisions)
     assert outcomes == sorted(
         ["duplicate"] + ["conflict"] * 2 + ["invalid"] * len(bodies["invalid"])

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from pipeline.events import lambda_record, sqs_event
-from pipeline.lambda_context import LocalLambdaContext
+from exactly_once_local.events import lambda_record, sqs_event
+from exactly_once_local.lambda_context import LocalLambdaContext
 from tests.support.aws import LedgerResources
-from tests.support.ledger import failed_ids, transaction
+from tests.support.ledger import failed_ids, ledger_payload_hash, transaction
 
 
 def invoke(module: ModuleType, resources: LedgerResources, *bodies: Any) -> tuple[dict, list]:
@@ -114,7 +114,6 @@ def test_key_held_by_a_live_lease_is_retried_later(
     import time
 
     from exactly_once import IdempotencyRecord, KeySpec, RecordStatus
-    from exactly_once.keys import payload_hash
 
     t = transaction(account_id="a")
     now = time.time()
@@ -123,7 +122,7 @@ def test_key_held_by_a_live_lease_is_retried_later(
         Item=IdempotencyRecord(
             id=KeySpec("ledger-v1", "transaction_id").record_id(t["transaction_id"]),
             status=RecordStatus.INPROGRESS,
-            payload_hash=payload_hash(t),
+            payload_hash=ledger_payload_hash(t),
             expiration=int(now) + 3600,
             updated_at_ms=int(now * 1000),
             message_id="other",
@@ -168,7 +167,7 @@ def test_metrics_count_every_outcome_and_logs_carry_no_body(
     handler_module: ModuleType, resources: LedgerResources, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Powertools' handler keeps the stdout of the first Logger of its name: point it at capsys.
-    stream_handler = handler_module.logger.registered_handler
+    stream_handler = handler_module.lambda_handler.logger.registered_handler
     assert isinstance(stream_handler, logging.StreamHandler)
     stream_handler.setStream(sys.stdout)
     secret = "account-with-secret-name"
@@ -178,7 +177,15 @@ def test_metrics_count_every_outcome_and_logs_carry_no_body(
     emf = [json.loads(line) for line in out.splitlines() if '"_aws"' in line]
     assert len(emf) == 1, out
     names = {m["Name"] for m in emf[0]["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
-    assert names == {"processed", "duplicate", "in_progress", "conflict", "invalid", "failed"}
+    assert names == {
+        "processed",
+        "duplicate",
+        "in_progress",
+        "conflict",
+        "invalid",
+        "refused",
+        "failed",
+    }
     assert (emf[0]["processed"], emf[0]["duplicate"], emf[0]["invalid"]) == ([1.0], [1.0], [1.0])
     settled = [json.loads(line) for line in out.splitlines() if "message settled" in line]
     assert len(settled) == 3

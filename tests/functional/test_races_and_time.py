@@ -21,13 +21,18 @@ from exactly_once import (
     RecordStatus,
     Telemetry,
 )
-from exactly_once.keys import payload_hash
 from exactly_once.protocol import expiration_for, lease_expiry_for, now_millis
-from pipeline.events import sqs_event
-from pipeline.lambda_context import LocalLambdaContext
+from exactly_once_local.events import sqs_event
+from exactly_once_local.lambda_context import LocalLambdaContext
 from tests.support.aws import LedgerResources
 from tests.support.faults import SerializedClient
-from tests.support.ledger import build_harness, failed_ids, lease_of, transaction
+from tests.support.ledger import (
+    build_harness,
+    failed_ids,
+    lease_of,
+    ledger_payload_hash,
+    transaction,
+)
 from tests.support.payments import FakePaymentProvider, PaymentEffect
 
 RETENTION = 3600
@@ -236,7 +241,7 @@ def test_fifo_failure_holds_back_the_rest_of_its_group_only(aws: None) -> None:
             IdempotencyRecord(
                 id=KeySpec("ledger-v1", "transaction_id").record_id(blocked["transaction_id"]),
                 status=RecordStatus.INPROGRESS,
-                payload_hash=payload_hash(blocked),
+                payload_hash=ledger_payload_hash(blocked),
                 expiration=expiration_for(clock.now(), RETENTION),
                 updated_at_ms=now_millis(clock.now()),
                 message_id="other",

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from exactly_once import ManualClock
+from exactly_once_local.events import lambda_record, sqs_event
+from exactly_once_local.lambda_context import LocalLambdaContext
 from pipeline.demo import ledger_consumer
-from pipeline.events import lambda_record, sqs_event
-from pipeline.lambda_context import LocalLambdaContext
 from pipeline.local_cloud import FunctionSettings, LocalContainer
 from tests.support.aws import LedgerResources
 from tests.support.ledger import transaction

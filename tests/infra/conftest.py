@@ -14,7 +14,7 @@ from aws_cdk import App, Stack
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Template
 
-from infra import ExactlyOnceConsumer
+from exactly_once_cdk import ExactlyOnceConsumer
 from pipeline.stack import SynthesizedStack, cached_ledger_stack
 
 INLINE_CODE = "def handler(event, context):\n    return {'batchItemFailures': []}\n"

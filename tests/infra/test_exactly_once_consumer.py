@@ -10,7 +10,8 @@ from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_sns as sns
 from aws_cdk.assertions import Capture, Match, Template
 
-from infra import OUTCOME_METRICS, ExactlyOnceConsumer
+from exactly_once import Outcome
+from exactly_once_cdk import OUTCOME_METRICS, ExactlyOnceConsumer
 
 from .conftest import consumer_props
 
@@ -272,6 +273,12 @@ def test_dashboard_graphs_every_outcome_the_consumer_emits(standard_consumer: Bu
     body = str(only(template, "AWS::CloudWatch::Dashboard")["DashboardBody"])
     for outcome in OUTCOME_METRICS:
         assert f'"ExactlyOnce","{outcome}","service","orders"' in body, f"{outcome} not graphed"
+
+
+def test_outcome_metrics_are_the_runtimes_outcomes_in_their_order() -> None:
+    # The construct may not import the runtime package: the list is a copy, kept in step here.
+    assert tuple(outcome.value for outcome in Outcome) == OUTCOME_METRICS
+    assert OUTCOME_METRICS.index("refused") == OUTCOME_METRICS.index("invalid") + 1
 
 
 def test_resources_are_exposed_as_attributes(standard_consumer: Built) -> None:

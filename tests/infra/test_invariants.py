@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from aws_cdk import Duration
 
-from infra import GuaranteeViolation, InvalidConsumerSettings
+from exactly_once_cdk import GuaranteeViolation, InvalidConsumerSettings
 
 from .conftest import build_consumer
 

@@ -21,7 +21,6 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from exactly_once import KeySpec, ManualClock
-from exactly_once.keys import payload_hash
 from pipeline.stack import SynthesizedStack
 from tests.support.aws import (
     REGION,
@@ -29,7 +28,7 @@ from tests.support.aws import (
     create_ledger_resources,
     fake_credentials,
 )
-from tests.support.ledger import build_harness, lease_of, transaction
+from tests.support.ledger import build_harness, lease_of, ledger_payload_hash, transaction
 from tests.support.policies import granted_actions
 
 pytestmark = pytest.mark.infra
@@ -156,7 +155,7 @@ def run_every_path(mode: str) -> set[tuple[str, str]]:
         )
         resources.dynamodb.put_item(  # the same message, leased by another invocation
             TableName=resources.idempotency_table,
-            Item=replace(lease, payload_hash=payload_hash(held)).to_item(),
+            Item=replace(lease, payload_hash=ledger_payload_hash(held)).to_item(),
         )
         ledger.invoke(held)
         assert set(ledger.outcomes().values()) == {"in_progress"}, ledger.outcomes()

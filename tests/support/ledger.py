@@ -9,11 +9,20 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 
-from exactly_once import ExactlyOnceBatchHandler, IdempotencyRecord, ManualClock, RecordStatus
+from exactly_once import (
+    ExactlyOnceBatchHandler,
+    IdempotencyRecord,
+    ManualClock,
+    RecordStatus,
+    make_handler,
+)
+from exactly_once.keys import payload_hash
 from exactly_once.protocol import expiration_for, lease_expiry_for, now_millis
-from ledger.bootstrap import build_handler
-from pipeline.events import lambda_record, sqs_event
-from pipeline.lambda_context import LocalLambdaContext
+from exactly_once_local.events import lambda_record, sqs_event
+from exactly_once_local.lambda_context import LocalLambdaContext
+from ledger.bootstrap import ledger_effect
+from ledger.effects import payload_of
+from ledger.model import parse_transaction
 from tests.support.aws import LedgerResources
 
 
@@ -31,6 +40,11 @@ def transaction(
         "currency": currency,
         **extra,
     }
+
+
+def ledger_payload_hash(message: dict[str, Any]) -> str:
+    """The payload hash the ledger stores for ``message`` (its meaning, not its spelling)."""
+    return payload_hash(payload_of(parse_transaction(message)))
 
 
 def body_of(message: dict[str, Any] | str) -> str:
@@ -75,14 +89,15 @@ def failed_ids(response: dict[str, Any]) -> set[str]:
 def build_harness(
     resources: LedgerResources, clock: ManualClock, *, dynamodb: Any = None, **env: str
 ) -> LedgerHarness:
-    handler = build_handler(
-        resources.environ(**env),
+    handler = make_handler(
+        ledger_effect,
+        environ=resources.environ(**env),
         dynamodb=dynamodb or resources.dynamodb,
         sqs=resources.sqs,
         logger=Logger(service="ledger-test"),
         metrics=Metrics(namespace="ExactlyOnceTest"),
         clock=clock,
-    )
+    ).build()
     return LedgerHarness(resources=resources, clock=clock, handler=handler)
 
 

@@ -5,6 +5,8 @@ from typing import Any
 import pytest
 
 from exactly_once.errors import InvalidMessage
+from exactly_once.keys import payload_hash
+from exactly_once.writes import plan
 from ledger.effects import LedgerAtomicEffect
 from ledger.model import MAX_CENTS, parse_transaction
 
@@ -73,13 +75,23 @@ def test_one_update_per_balance_even_with_several_transactions() -> None:
         parse_transaction(tx(transaction_id="t3", amount="4.00", currency="USD")),
     ]
     # WHEN they become transaction items
-    items = effect.transact_items(messages)
-    # THEN the EUR balance gets one update carrying both deltas
-    deltas = {
-        item["Update"]["Key"]["currency"]["S"]: item["Update"]["ExpressionAttributeValues"]
-        for item in items
-    }
-    assert len(items) == 2
-    assert deltas["EUR"][":delta"] == {"N": "300"}
-    assert deltas["EUR"][":count"] == {"N": "2"}
-    assert deltas["USD"][":delta"] == {"N": "400"}
+    planned = plan([effect.writes(message) for message in messages])
+    # THEN the EUR balance gets one update carrying both deltas, and knows both messages
+    by_currency = {p.item["Update"]["Key"]["currency"]["S"]: p for p in planned}
+    assert len(planned) == 2
+    eur = by_currency["EUR"].item["Update"]
+    assert eur["UpdateExpression"] == "ADD #a0 :a0, #a1 :a1"
+    assert eur["ExpressionAttributeNames"] == {"#a0": "balance_cents", "#a1": "transaction_count"}
+    assert eur["ExpressionAttributeValues"] == {":a0": {"N": "300"}, ":a1": {"N": "2"}}
+    assert by_currency["EUR"].sources == (0, 1)
+    assert by_currency["USD"].item["Update"]["ExpressionAttributeValues"][":a0"] == {"N": "400"}
+    assert by_currency["USD"].sources == (2,)
+
+
+def test_the_payload_hash_follows_the_amount_not_its_spelling() -> None:
+    # GIVEN the same transaction spelled "10.0" and "10.00", and one for another amount
+    effect = LedgerAtomicEffect("ledger")
+    same = [effect.payload(parse_transaction(tx(amount=a))) for a in ("10.0", "10.00")]
+    other = effect.payload(parse_transaction(tx(amount="10.01")))
+    # THEN the first two hash alike, the third does not
+    assert payload_hash(same[0]) == payload_hash(same[1]) != payload_hash(other)

@@ -11,7 +11,7 @@ from exactly_once.errors import ConfigurationError
 from exactly_once.keys import KeySpec
 from exactly_once.messages import Decision, admit, hold_back_after_group_failures
 from exactly_once.outcomes import Outcome
-from pipeline.events import lambda_record
+from exactly_once_local.events import lambda_record
 
 ARN = "arn:aws:sqs:eu-west-1:123456789012:ledger.fifo"
 KEY = KeySpec(prefix="ledger-v1", path="transaction_id")

@@ -32,10 +32,18 @@ from constructs import Construct
 POWERTOOLS_LAYER_ACCOUNT = "017000801446"
 DEFAULT_POWERTOOLS_LAYER_VERSION = 27
 
-# The outcomes the consumer counts, one metric each (functions/exactly_once/outcomes.py).
-OUTCOME_METRICS = ("processed", "duplicate", "in_progress", "conflict", "invalid", "failed")
+# The outcomes the consumer counts, one metric each (``exactly_once.Outcome``, in its order).
+OUTCOME_METRICS = (
+    "processed",
+    "duplicate",
+    "in_progress",
+    "conflict",
+    "invalid",
+    "refused",
+    "failed",
+)
 
-# Fixed by the runtime's record layout (functions/exactly_once/records.py).
+# Fixed by the runtime's record layout (``exactly_once.records``).
 IDEMPOTENCY_PARTITION_KEY = "id"
 IDEMPOTENCY_TTL_ATTRIBUTE = "expiration"
 
@@ -82,6 +90,32 @@ class InvalidConsumerSettings(ValueError):
 
 class GuaranteeViolation(InvalidConsumerSettings):
     """A configuration under which a message could be processed twice or lost."""
+
+
+def idempotency_table(
+    scope: Construct,
+    construct_id: str,
+    *,
+    removal_policy: RemovalPolicy = RemovalPolicy.DESTROY,
+    deletion_protection: bool = False,
+) -> dynamodb.Table:
+    """The idempotency table as the runtime reads it: the one definition, used by the
+    construct and by the local test tooling (which creates it in moto from this)."""
+    return dynamodb.Table(
+        scope,
+        construct_id,
+        partition_key=dynamodb.Attribute(
+            name=IDEMPOTENCY_PARTITION_KEY, type=dynamodb.AttributeType.STRING
+        ),
+        billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+        # Garbage collection only: expiry is checked in the condition expressions.
+        time_to_live_attribute=IDEMPOTENCY_TTL_ATTRIBUTE,
+        point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+            point_in_time_recovery_enabled=True
+        ),
+        removal_policy=removal_policy,
+        deletion_protection=deletion_protection,
+    )
 
 
 def powertools_layer_arn(
@@ -403,18 +437,9 @@ class ExactlyOnceConsumer(Construct):
         )
 
         # --- idempotency table ------------------------------------------------------
-        self.idempotency_table = dynamodb.Table(
+        self.idempotency_table = idempotency_table(
             self,
             "IdempotencyTable",
-            partition_key=dynamodb.Attribute(
-                name=IDEMPOTENCY_PARTITION_KEY, type=dynamodb.AttributeType.STRING
-            ),
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            # Garbage collection only: expiry is checked in the condition expressions.
-            time_to_live_attribute=IDEMPOTENCY_TTL_ATTRIBUTE,
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True
-            ),
             removal_policy=removal_policy,
             deletion_protection=deletion_protection,
         )
@@ -476,7 +501,7 @@ class ExactlyOnceConsumer(Construct):
         self.idempotency_table.grant(
             self.role, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"
         )
-        # Conflicts and invalid messages are moved by hand (SendMessageBatch).
+        # Conflicting, invalid and refused messages are moved by hand (SendMessageBatch).
         self.dead_letter_queue.grant(self.role, "sqs:SendMessage")
         # What the event source mapping's poller does on the function's behalf: the
         # three actions AWS documents for an SQS trigger (AWSLambdaSQSQueueExecutionRole).
@@ -513,8 +538,8 @@ class ExactlyOnceConsumer(Construct):
                 self,
                 "DeadLetterQueueNotEmpty",
                 alarm_description=(
-                    f"{service_name}: messages in the DLQ (conflicts, invalid messages, or "
-                    "retries exhausted); inspect the exactly_once.reason attribute"
+                    f"{service_name}: messages in the DLQ (conflicting, invalid or refused "
+                    "messages, or retries exhausted); inspect the exactly_once.reason attribute"
                 ),
                 metric=self.dead_letter_queue.metric_approximate_number_of_messages_visible(
                     period=Duration.minutes(1), statistic="Maximum"

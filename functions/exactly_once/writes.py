@@ -1,0 +1,194 @@
+"""What an atomic effect writes to DynamoDB, per message, merged per item for a batch.
+
+One ``TransactWriteItems`` carries a whole batch: every message's record and every
+message's effect. A transaction may not touch an item twice, yet messages of one batch
+often touch the same item (two credits to one account, two orders of one SKU), so the
+layer merges their writes into one item and remembers which messages each item carries.
+When DynamoDB cancels the transaction, its cancellation reasons name the items at fault,
+and through this bookkeeping the messages at fault: refused alone, never with the batch.
+
+Powertools has no such helper (its idempotency utility never writes the effect); boto3's
+``TypeSerializer`` does the value conversion.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeSerializer
+
+_SERIALIZER = TypeSerializer()
+Number = int | Decimal
+
+
+def attribute_value(value: Any) -> dict[str, Any]:
+    """A Python value as DynamoDB's typed attribute value (floats refused, as boto3 does)."""
+    return dict(_SERIALIZER.serialize(value))
+
+
+def _typed(values: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    return {name: attribute_value(value) for name, value in values.items()}
+
+
+@dataclass(frozen=True)
+class Add:
+    """Add ``amounts`` to numeric attributes of one item, created if absent (a counter, a
+    balance). Adds of several messages to one item are summed into one write."""
+
+    table: str
+    key: Mapping[str, Any]
+    amounts: Mapping[str, Number]
+
+
+@dataclass(frozen=True)
+class Take:
+    """Subtract ``amount`` from a numeric attribute; refused with ``refusal`` rather than go
+    below zero (or when the item or attribute is missing). Takes of several messages from
+    one item are summed into one conditional write."""
+
+    table: str
+    key: Mapping[str, Any]
+    attribute: str
+    amount: Number
+    refusal: str = ""
+
+    def __post_init__(self) -> None:
+        if self.amount < 0:
+            raise ValueError(f"Take.amount must not be negative, got {self.amount}")
+
+
+@dataclass(frozen=True)
+class PutIfAbsent:
+    """Create an item (``key`` plus ``attributes``); refused with ``refusal`` if an item with
+    that key exists."""
+
+    table: str
+    key: Mapping[str, Any]
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+    refusal: str = ""
+
+
+@dataclass(frozen=True)
+class TransactItem:
+    """Any ``TransactItems`` entry (``{"Put": ...}``, ``{"Update": ...}``,
+    ``{"ConditionCheck": ...}``), as is. Not merged: if two messages of a batch touch the
+    same item this way, DynamoDB refuses the transaction and the layer splits the batch
+    until each goes alone. A failed condition refuses the message with ``refusal``."""
+
+    item: Mapping[str, Any]
+    refusal: str = ""
+
+
+Write = Add | Take | PutIfAbsent | TransactItem
+
+
+@dataclass
+class PlannedItem:
+    """One ``TransactItems`` entry of the effect and the messages (by index) it carries."""
+
+    item: dict[str, Any]
+    sources: tuple[int, ...]
+    refusals: dict[int, str]
+
+    @property
+    def table(self) -> str:
+        operation = next(iter(self.item.values()))
+        return str(operation.get("TableName", "?"))
+
+
+@dataclass
+class _Counter:
+    """The merged Adds and Takes on one item."""
+
+    table: str
+    key: dict[str, dict[str, Any]]
+    deltas: dict[str, Number] = field(default_factory=dict)
+    needed: dict[str, Number] = field(default_factory=dict)  # attribute -> total taken
+    sources: list[int] = field(default_factory=list)
+    refusals: dict[int, str] = field(default_factory=dict)
+
+    def add(self, source: int, write: Add | Take) -> None:
+        if source not in self.sources:
+            self.sources.append(source)
+        if isinstance(write, Add):
+            for name, amount in write.amounts.items():
+                self.deltas[name] = self.deltas.get(name, 0) + amount
+            return
+        self.deltas[write.attribute] = self.deltas.get(write.attribute, 0) - write.amount
+        self.needed[write.attribute] = self.needed.get(write.attribute, 0) + write.amount
+        reason = write.refusal or f"{write.attribute} in {write.table} would go below zero"
+        self.refusals[source] = _joined(self.refusals.get(source), reason)
+
+    def item(self) -> PlannedItem:
+        names: dict[str, str] = {}
+        values: dict[str, dict[str, Any]] = {}
+        adds = []
+        for index, (name, delta) in enumerate(self.deltas.items()):
+            names[f"#a{index}"] = name
+            values[f":a{index}"] = attribute_value(delta)
+            adds.append(f"#a{index} :a{index}")
+        update: dict[str, Any] = {
+            "TableName": self.table,
+            "Key": self.key,
+            "UpdateExpression": "ADD " + ", ".join(adds),
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+        conditions = []
+        for index, (name, needed) in enumerate(self.needed.items()):
+            placeholder = next(k for k, v in names.items() if v == name)
+            values[f":n{index}"] = attribute_value(needed)
+            conditions.append(f"{placeholder} >= :n{index}")
+        if conditions:
+            update["ConditionExpression"] = " AND ".join(conditions)
+        return PlannedItem({"Update": update}, tuple(self.sources), dict(self.refusals))
+
+
+def _joined(first: str | None, second: str) -> str:
+    return second if not first or first == second else f"{first}; {second}"
+
+
+def _item_identity(table: str, key: Mapping[str, Any]) -> str:
+    return table + "\0" + json.dumps(key, sort_keys=True, default=str)
+
+
+def plan(writes_per_message: Sequence[Iterable[Write]]) -> list[PlannedItem]:
+    """The effect's ``TransactItems`` for a batch, counters merged per item, with sources.
+
+    ``writes_per_message[i]`` are the writes of the batch's i-th message.
+    """
+    counters: dict[str, _Counter] = {}
+    planned: list[PlannedItem] = []
+    for source, writes in enumerate(writes_per_message):
+        for write in writes:
+            if isinstance(write, Add | Take):
+                key = _typed(write.key)
+                identity = _item_identity(write.table, key)
+                counter = counters.setdefault(identity, _Counter(write.table, key))
+                counter.add(source, write)
+            elif isinstance(write, PutIfAbsent):
+                planned.append(_put_if_absent(source, write))
+            elif isinstance(write, TransactItem):
+                reason = write.refusal or "the effect's condition failed"
+                planned.append(PlannedItem(dict(write.item), (source,), {source: reason}))
+            else:
+                raise TypeError(f"not an effect write: {write!r}")
+    return [counter.item() for counter in counters.values()] + planned
+
+
+def _put_if_absent(source: int, write: PutIfAbsent) -> PlannedItem:
+    if not write.key:
+        raise ValueError(f"PutIfAbsent on {write.table} needs its key attributes")
+    first_key = next(iter(write.key))
+    put = {
+        "TableName": write.table,
+        "Item": {**_typed(write.attributes), **_typed(write.key)},
+        "ConditionExpression": "attribute_not_exists(#k)",
+        "ExpressionAttributeNames": {"#k": first_key},
+    }
+    reason = write.refusal or f"an item with this key already exists in {write.table}"
+    return PlannedItem({"Put": put}, (source,), {source: reason})

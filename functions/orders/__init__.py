@@ -1,0 +1,1 @@
+"""The second reference consumer: orders that take stock, each applied exactly once."""
