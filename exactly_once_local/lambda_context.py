@@ -10,9 +10,11 @@ from typing import Any
 class LocalLambdaContext:
     clock: Any
     timeout_seconds: float = 30.0
-    function_name: str = "ledger-consumer"
+    function_name: str = "exactly-once-consumer"
     memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:123456789012:function:ledger-consumer"
+    invoked_function_arn: str = (
+        "arn:aws:lambda:eu-west-1:123456789012:function:exactly-once-consumer"
+    )
     aws_request_id: str = "request-1"
     started_at: float = field(init=False)
 

@@ -8,20 +8,103 @@ each fixture imports what it needs when it runs.
 
 Fixtures:
 
-- ``lambda_context``: a ``LocalLambdaContext`` whose remaining time follows a
-  ``ManualClock`` (``lambda_context.clock``): advance the clock to bring the deadline closer.
+- ``exactly_once_aws``: in-process moto with fake credentials (nothing reaches AWS). Ask it
+  for a consumer's resources: ``exactly_once_aws.consumer(key_prefix=..., key_path=...)``
+  creates the source queue, its DLQ and the idempotency table from the construct's own
+  definition; ``.table(...)`` on the result creates the effect's tables; ``.handler(effect)``
+  is ``make_handler(effect)`` wired to them; ``.deliver(handler, *bodies)`` invokes it with
+  an SQS event of AWS's shape; ``.dead_letters()`` reads the DLQ with the reasons.
+- ``manual_clock``: a ``ManualClock`` at the current time; ``advance(seconds)`` moves it.
+- ``lambda_context``: a Lambda context whose remaining time follows ``manual_clock``.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
 import pytest
 
-from exactly_once_local.lambda_context import LocalLambdaContext
+if TYPE_CHECKING:
+    from exactly_once import ManualClock
+
+    from .lambda_context import LocalLambdaContext
+    from .moto_resources import ConsumerResources
+
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+}
+
+
+class LocalAws:
+    """In-process moto: clients, and consumers' resources created on demand."""
+
+    def __init__(self, region: str) -> None:
+        import boto3
+
+        self.region = region
+        self.dynamodb = boto3.client("dynamodb", region_name=region)
+        self.sqs = boto3.client("sqs", region_name=region)
+
+    def consumer(
+        self,
+        *,
+        key_prefix: str,
+        key_path: str,
+        mode: str = "atomic",
+        fifo: bool = False,
+        max_receive_count: int = 5,
+    ) -> ConsumerResources:
+        """A consumer's queues and idempotency table, as ``ExactlyOnceConsumer`` makes them."""
+        from .moto_resources import create_consumer_resources
+
+        return create_consumer_resources(
+            self.dynamodb,
+            self.sqs,
+            key_prefix=key_prefix,
+            key_path=key_path,
+            mode=mode,
+            fifo=fifo,
+            max_receive_count=max_receive_count,
+        )
+
+    def client(self, service: str) -> Any:
+        """Another moto-backed client in this region."""
+        import boto3
+
+        return boto3.client(service, region_name=self.region)
 
 
 @pytest.fixture
-def lambda_context() -> LocalLambdaContext:
-    """A Lambda context on a ``ManualClock``, with 30 s left until the clock moves."""
-    from exactly_once.clock import ManualClock
+def exactly_once_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalAws]:
+    """In-process moto with fake credentials, for one test; gone afterwards."""
+    from moto import mock_aws
 
-    return LocalLambdaContext(clock=ManualClock())
+    from .moto_resources import REGION
+
+    for name, value in FAKE_CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    with mock_aws():
+        yield LocalAws(REGION)
+
+
+@pytest.fixture
+def manual_clock() -> ManualClock:
+    """A clock that moves only when told to (``advance(seconds)``), from the current time."""
+    from exactly_once import ManualClock
+
+    return ManualClock(current=time.time())
+
+
+@pytest.fixture
+def lambda_context(manual_clock: ManualClock) -> LocalLambdaContext:
+    """A Lambda context with 30 s left, its remaining time following ``manual_clock``."""
+    from .lambda_context import LocalLambdaContext
+
+    return LocalLambdaContext(clock=manual_clock)

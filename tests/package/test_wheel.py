@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -262,3 +263,26 @@ def test_the_plugin_imports_without_moto_and_serves_its_fixture(
     )
     # THEN the plugin, loaded through its entry point, served the fixture
     assert "1 passed" in completed.stdout, completed.stdout
+
+
+def test_the_orders_consumers_tests_pass_against_the_installed_package(
+    fresh_python: Path, tmp_path: Path
+) -> None:
+    # GIVEN a user's project: the orders consumer and its tests, nothing else of this tree
+    project = tmp_path / "project"
+    shutil.copytree(ROOT / "functions" / "orders", project / "orders", ignore=_not_source)
+    (project / "tests").mkdir()
+    shutil.copy(ROOT / "tests" / "orders" / "test_orders.py", project / "tests")
+    env = clean_environment(tmp_path / "home")
+    env["PYTHONPATH"] = str(project)  # the user's own code, as their project layout puts it
+    # WHEN pytest runs them with the fresh venv's python (the plugin's fixtures, no conftest)
+    completed = run(
+        [str(fresh_python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist"],
+        cwd=project,
+        env=env,
+    )
+    # THEN they pass, every one of them (at least one run per test function)
+    functions = re.findall(r"^def test_", (project / "tests" / "test_orders.py").read_text(), re.M)
+    passed = re.search(r"\b(\d+) passed\b", completed.stdout)
+    assert passed and int(passed.group(1)) >= len(functions) > 0, completed.stdout
+    assert " failed" not in completed.stdout and " error" not in completed.stdout, completed.stdout
