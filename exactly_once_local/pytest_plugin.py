@@ -14,6 +14,9 @@ Fixtures:
   definition; ``.table(...)`` on the result creates the effect's tables; ``.handler(effect)``
   is ``make_handler(effect)`` wired to them; ``.deliver(handler, *bodies)`` invokes it with
   an SQS event of AWS's shape; ``.dead_letters()`` reads the DLQ with the reasons.
+- ``exactly_once_check``: ``check_exactly_once`` (see ``exactly_once_local.checker``) on
+  this test's moto: it delivers a batch twice, and again after a crash before and after
+  every DynamoDB call, and reports every world whose effect differs from one delivery.
 - ``manual_clock``: a ``ManualClock`` at the current time; ``advance(seconds)`` moves it.
 - ``lambda_context``: a Lambda context whose remaining time follows ``manual_clock``.
 """
@@ -21,7 +24,7 @@ Fixtures:
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -29,6 +32,7 @@ import pytest
 if TYPE_CHECKING:
     from exactly_once import ManualClock
 
+    from .checker import ExactlyOnceReport
     from .lambda_context import LocalLambdaContext
     from .moto_resources import ConsumerResources
 
@@ -92,6 +96,15 @@ def exactly_once_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalAws]:
         monkeypatch.delenv(name, raising=False)
     with mock_aws():
         yield LocalAws(REGION)
+
+
+@pytest.fixture
+def exactly_once_check(exactly_once_aws: LocalAws) -> Callable[..., ExactlyOnceReport]:
+    """``check_exactly_once(fresh=..., bodies=..., observe=..., effect=...)`` on this
+    test's moto; call ``.assert_ok()`` on what it returns."""
+    from .checker import check_exactly_once
+
+    return check_exactly_once
 
 
 @pytest.fixture

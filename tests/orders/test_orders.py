@@ -14,13 +14,17 @@ import pytest
 from orders.effect import INVENTORY_TABLE_ENV, ORDERS_TABLE_ENV, OrdersEffect
 
 
-@pytest.fixture
-def orders(exactly_once_aws: Any) -> Any:
+def orders_consumer(aws: Any) -> Any:
     """The orders consumer's queues, idempotency table, inventory and orders tables."""
-    resources = exactly_once_aws.consumer(key_prefix="orders-v1", key_path="order_id")
+    resources = aws.consumer(key_prefix="orders-v1", key_path="order_id")
     resources.table("inventory", "sku", env=INVENTORY_TABLE_ENV)
     resources.table("orders", "order_id", env=ORDERS_TABLE_ENV)
     return resources
+
+
+@pytest.fixture
+def orders(exactly_once_aws: Any) -> Any:
+    return orders_consumer(exactly_once_aws)
 
 
 def restock(orders: Any, **levels: int) -> None:
@@ -154,3 +158,34 @@ def test_random_batches_delivered_twice_never_oversell_and_apply_each_order_once
     refused = {letter.document()["order_id"] for letter in letters}
     assert refused == {o["order_id"] for o in sent if o["order_id"] not in taken}
     assert 0 < len(taken) < len(sent)
+
+
+def test_every_order_is_applied_exactly_once_through_duplicates_and_crashes(
+    exactly_once_aws: Any, exactly_once_check: Any
+) -> None:
+    # GIVEN a batch mixing orders that fit, one that does not, and two on one SKU
+    def fresh() -> Any:
+        resources = orders_consumer(exactly_once_aws)
+        restock(resources, **{"sku-1": 5, "sku-2": 1, "sku-3": 0})
+        return resources
+
+    batch = [
+        order("o-1", "sku-1", 2),
+        order("o-2", "sku-2", 1),
+        order("o-3", "sku-3", 1),
+        order("o-4", "sku-1", 3),
+    ]
+    # WHEN the checker delivers it twice, and crashes it at every DynamoDB call boundary
+    report = exactly_once_check(
+        fresh=fresh,
+        bodies=batch,
+        observe=lambda r: (stock(r), accepted(r)),
+        effect=OrdersEffect.from_setup,
+    )
+    # THEN each world ends as one clean delivery does
+    report.assert_ok()
+    assert report.reference == (
+        {"sku-1": 0, "sku-2": 0, "sku-3": 0},
+        {"o-1": 2, "o-2": 1, "o-4": 3},
+    )
+    assert len(report.scenarios) == 1 + 2 * len(report.calls)
