@@ -15,7 +15,6 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
-from orders.effect import INVENTORY_TABLE_ENV, ORDERS_TABLE_ENV, OrdersEffect
 
 from exactly_once import ManualClock, Refused
 from exactly_once_local.moto_resources import (
@@ -27,6 +26,7 @@ from exactly_once_local.moto_resources import (
 )
 from ledger.bootstrap import ledger_effect
 from ledger.model import LedgerTransaction, parse_transaction
+from orders.effect import INVENTORY_TABLE_ENV, ORDERS_TABLE_ENV, OrdersEffect
 
 pytestmark = pytest.mark.usefixtures("aws")
 

@@ -11,6 +11,7 @@ import random
 from typing import Any
 
 import pytest
+
 from orders.effect import INVENTORY_TABLE_ENV, ORDERS_TABLE_ENV, OrdersEffect
 
 
