@@ -6,6 +6,7 @@ here: the function's own code is the ``exactly_once`` package.
 
 from __future__ import annotations
 
+from .code import consumer_code, runtime_package_directory
 from .consumer import (
     DEFAULT_POWERTOOLS_LAYER_VERSION,
     OUTCOME_METRICS,
@@ -26,6 +27,8 @@ __all__ = [
     "GuaranteeViolation",
     "InvalidConsumerSettings",
     "RedeliveryTimings",
+    "consumer_code",
     "idempotency_table",
     "powertools_layer_arn",
+    "runtime_package_directory",
 ]

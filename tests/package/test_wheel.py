@@ -286,3 +286,21 @@ def test_the_orders_consumers_tests_pass_against_the_installed_package(
     passed = re.search(r"\b(\d+) passed\b", completed.stdout)
     assert passed and int(passed.group(1)) >= len(functions) > 0, completed.stdout
     assert " failed" not in completed.stdout and " error" not in completed.stdout, completed.stdout
+
+
+def test_the_example_user_project_passes_from_a_fresh_venv(
+    fresh_python: Path, tmp_path: Path
+) -> None:
+    # GIVEN the example project (its own folder, cdk.json, app, consumer and tests), alone
+    project = tmp_path / "shipments"
+    shutil.copytree(ROOT / "examples" / "shipments", project, ignore=_not_source)
+    # WHEN its tests run with the fresh venv (the package installed from the wheel)
+    completed = run(
+        [str(fresh_python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist"],
+        cwd=project,
+        env=clean_environment(tmp_path / "home"),
+    )
+    # THEN they pass: the consumer on moto, the checker, and the stack's synth
+    passed = re.search(r"\b(\d+) passed\b", completed.stdout)
+    assert passed and int(passed.group(1)) >= 4, completed.stdout
+    assert " failed" not in completed.stdout and " error" not in completed.stdout, completed.stdout

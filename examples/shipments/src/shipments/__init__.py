@@ -1,0 +1,1 @@
+"""A team's own consumer: shipments counted per warehouse, each exactly once."""
