@@ -54,9 +54,15 @@ def _carry_over(attributes: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def dead_letter_entry(
-    record: Mapping[str, Any], decision: Decision, entry_id: str
+    record: Mapping[str, Any], decision: Decision, entry_id: str, *, fifo: bool | None = None
 ) -> dict[str, Any]:
-    """A SendMessageBatch entry: the body untouched, the reason in message attributes."""
+    """A SendMessageBatch entry: the body untouched, the reason in message attributes.
+
+    ``fifo``: the DLQ is a FIFO queue (default: when the source record carries a group id).
+    Only then do the group id and a deduplication id go along: SQS takes
+    ``MessageDeduplicationId`` on FIFO queues only, and a standard queue's messages may
+    carry a group id (fair queues) while its DLQ is standard too.
+    """
     attributes = _carry_over(record.get("messageAttributes") or {})
     reason = _SQS_UNSAFE.sub("?", decision.reason[:_MAX_REASON_CHARS])
     attributes[REASON] = _string(reason or decision.outcome.value)
@@ -70,7 +76,9 @@ def dead_letter_entry(
         "MessageAttributes": attributes,
     }
     group_id = group_id_of(record)
-    if group_id is not None:
+    if fifo is None:
+        fifo = group_id is not None
+    if fifo and group_id is not None:
         entry["MessageGroupId"] = group_id
         entry["MessageDeduplicationId"] = record["messageId"]
     return entry
@@ -125,6 +133,7 @@ class DeadLetterQueue:
     def __init__(self, client: Any, queue_url: str) -> None:
         self._client = client
         self.queue_url = queue_url
+        self.fifo = queue_url.endswith(".fifo")
 
     def settle(
         self, records: Sequence[Mapping[str, Any]], decisions: dict[str, Decision]
@@ -137,7 +146,9 @@ class DeadLetterQueue:
         entries: list[dict[str, Any]] = []
         for index, record in enumerate(bound):
             message_id = record["messageId"]
-            entry = _fitted(dead_letter_entry(record, decisions[message_id], str(index)))
+            entry = _fitted(
+                dead_letter_entry(record, decisions[message_id], str(index), fifo=self.fifo)
+            )
             if entry is None:
                 failed[message_id] = (
                     f"body and reason exceed SQS's {MAX_MESSAGE_BYTES} bytes; left to the "

@@ -374,3 +374,23 @@ def test_leased_a_declined_payment_is_dead_lettered_with_its_reason_and_can_be_r
         resources.deliver(handler, bodies[1], clock=clock)
         assert set(outcomes_of(handler).values()) == {"processed"}
         assert len(provider.charged) == 3
+
+
+def test_a_fair_queue_refusal_reaches_its_standard_dlq_without_fifo_parameters() -> None:
+    with mock_aws():
+        # GIVEN a standard queue whose messages carry a group id, and a standard DLQ
+        resources = orders_resources()
+        stock(resources, **{"sku-1": 0})
+        handler = resources.handler(OrdersEffect.from_setup)
+        sent: list[dict[str, Any]] = []
+        resources.sqs.meta.events.register(
+            "before-parameter-build.sqs.SendMessageBatch",
+            lambda params, **_: sent.extend(params["Entries"]),
+        )
+        # WHEN an order on it is refused
+        response = resources.deliver(handler, order("o-1", "sku-1"), group_id="tenant-1")
+        # THEN it is dead-lettered with its reason; the entry carries no FIFO-only parameter
+        assert response == {"batchItemFailures": []}
+        assert set(refused_reasons(resources)) == {"o-1"}
+        assert [e.get("MessageDeduplicationId") for e in sent] == [None]
+        assert [e.get("MessageGroupId") for e in sent] == [None]
