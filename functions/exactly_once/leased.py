@@ -126,6 +126,14 @@ class LeasedConsumer(Generic[M]):
             # No COMPLETED record: a redrive after the cause is fixed is evaluated again.
             self._release_quietly(candidate.record_id, owner, self._clock.now())
             return Decision(Outcome.REFUSED, candidate.record_id, exc.reason)
+        except ClientError as exc:
+            self._release_quietly(candidate.record_id, owner, self._clock.now())
+            error = exc.response.get("Error", {})
+            if error.get("Code") == "ValidationException":  # no retry can succeed
+                message = error.get("Message")
+                why = f"DynamoDB refused the effect's write (ValidationException): {message}"
+                return Decision(Outcome.REFUSED, candidate.record_id, why)
+            return Decision(Outcome.FAILED, candidate.record_id, f"effect raised {exc!r}")
         except Exception as exc:  # noqa: BLE001 - any effect failure means "retry later"
             self._release_quietly(candidate.record_id, owner, self._clock.now())
             return Decision(Outcome.FAILED, candidate.record_id, f"effect raised {exc!r}")

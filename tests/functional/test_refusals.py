@@ -394,3 +394,37 @@ def test_a_fair_queue_refusal_reaches_its_standard_dlq_without_fifo_parameters()
         assert set(refused_reasons(resources)) == {"o-1"}
         assert [e.get("MessageDeduplicationId") for e in sent] == [None]
         assert [e.get("MessageGroupId") for e in sent] == [None]
+
+
+def test_leased_a_write_dynamodb_refuses_as_invalid_is_dead_lettered_at_once() -> None:
+    with mock_aws():
+        # GIVEN the ledger in leased mode, and a balance that is not a number
+        ledger = create_consumer_resources(
+            boto3.client("dynamodb", region_name=REGION),
+            boto3.client("sqs", region_name=REGION),
+            key_prefix="ledger-v1",
+            key_path="transaction_id",
+            mode="leased",
+        )
+        table = ledger.table("ledger", "account_id", "currency", env="LEDGER_TABLE_NAME")
+        ledger.dynamodb.put_item(
+            TableName=table,
+            Item={
+                "account_id": {"S": "broken"},
+                "currency": {"S": "EUR"},
+                "balance_cents": {"S": "oops"},
+            },
+        )
+        handler = ledger.handler(ledger_effect)
+        bodies = [
+            {"transaction_id": t, "account_id": a, "amount": "1.00", "currency": "EUR"}
+            for t, a in [("t1", "ok"), ("t2", "broken")]
+        ]
+        # WHEN a batch with a transaction on it arrives
+        response = ledger.deliver(handler, *bodies)
+        # THEN that one is refused to the DLQ with DynamoDB's reason; the other is applied
+        assert response == {"batchItemFailures": []}
+        [letter] = ledger.dead_letters()
+        assert letter.document()["transaction_id"] == "t2" and letter.outcome == "refused"
+        assert "ValidationException" in str(letter.reason)
+        assert sorted(outcomes_of(handler).values()) == ["processed", "refused"]
