@@ -73,11 +73,12 @@ lint-cfn: synth
 deploy-local: $(STAMP) node_modules
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m pipeline.deploy_local --port $(PORT) --stage $(STAGE)
 
+# The app has two stacks per stage (ledger and orders): deploy and destroy take them all.
 deploy: $(STAMP) node_modules
-	PATH=$(CURDIR)/$(BIN):$$PATH npx --no-install cdk deploy -c stage=$(STAGE)
+	PATH=$(CURDIR)/$(BIN):$$PATH npx --no-install cdk deploy --all -c stage=$(STAGE)
 
 destroy: $(STAMP) node_modules
-	PATH=$(CURDIR)/$(BIN):$$PATH npx --no-install cdk destroy -c stage=$(STAGE)
+	PATH=$(CURDIR)/$(BIN):$$PATH npx --no-install cdk destroy --all -c stage=$(STAGE)
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out .cdk-home .jsii-cache reports .pytest_cache .mypy_cache .ruff_cache

@@ -1,8 +1,10 @@
-"""This repository's own CDK stacks (the ledger pipeline). The reusable construct lives in
-the ``exactly_once_cdk`` package. No runtime code is imported here."""
+"""This repository's own CDK stacks (the ledger and orders pipelines). The reusable
+construct lives in the ``exactly_once_cdk`` package. No runtime code is imported here."""
 
 from __future__ import annotations
 
-from .ledger_stack import FUNCTIONS_DIR, LedgerStack, OutputName
+from .common import CONSUMER_OUTPUTS, FUNCTIONS_DIR, OutputName
+from .ledger_stack import LedgerStack
+from .orders_stack import OrdersStack
 
-__all__ = ["FUNCTIONS_DIR", "LedgerStack", "OutputName"]
+__all__ = ["CONSUMER_OUTPUTS", "FUNCTIONS_DIR", "LedgerStack", "OrdersStack", "OutputName"]

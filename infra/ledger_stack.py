@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import enum
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
@@ -18,33 +16,16 @@ from exactly_once_cdk import (
     ExactlyOnceMode,
 )
 
-# The Lambda asset: everything that ships to Lambda, and nothing else.
-FUNCTIONS_DIR = Path(__file__).resolve().parent.parent / "functions"
-ASSET_EXCLUDES = [
-    "**/__pycache__",
-    "**/__pycache__/**",
-    "**/*.pyc",
-    "**/.mypy_cache",
-    "**/.mypy_cache/**",
-    "**/.pytest_cache",
-    "**/.pytest_cache/**",
-    "**/.ruff_cache",
-    "**/.ruff_cache/**",
-    "**/.DS_Store",
-]
+from .common import (
+    CONSUMER_OUTPUTS,
+    FUNCTIONS_DIR,
+    OutputName,
+    add_outputs,
+    consumer_outputs,
+    functions_code,
+)
+
 LEDGER_HANDLER = "ledger.handler.lambda_handler"
-
-
-class OutputName(enum.Enum):
-    """Stack output ids (and CloudFormation output keys): the CLI and local cloud read them."""
-
-    QUEUE_URL = "QueueUrl"
-    QUEUE_ARN = "QueueArn"
-    DEAD_LETTER_QUEUE_URL = "DeadLetterQueueUrl"
-    DEAD_LETTER_QUEUE_ARN = "DeadLetterQueueArn"
-    IDEMPOTENCY_TABLE_NAME = "IdempotencyTableName"
-    LEDGER_TABLE_NAME = "LedgerTableName"
-    FUNCTION_NAME = "FunctionName"
 
 
 class LedgerStack(Stack):
@@ -52,6 +33,8 @@ class LedgerStack(Stack):
 
     Every stage-specific value is a keyword argument, passed by ``app.py``.
     """
+
+    OUTPUTS: ClassVar[tuple[OutputName, ...]] = (*CONSUMER_OUTPUTS, OutputName.LEDGER_TABLE_NAME)
 
     def __init__(
         self,
@@ -94,7 +77,7 @@ class LedgerStack(Stack):
         self.consumer = ExactlyOnceConsumer(
             self,
             "Consumer",
-            code=lambda_.Code.from_asset(str(code_directory), exclude=ASSET_EXCLUDES),
+            code=functions_code(code_directory),
             handler=LEDGER_HANDLER,
             service_name=service_name,
             key_prefix=key_prefix,
@@ -113,22 +96,10 @@ class LedgerStack(Stack):
         # (leased). UpdateItem authorizes both.
         self.ledger_table.grant(self.consumer.role, "dynamodb:UpdateItem")
 
-        consumer = self.consumer
-        outputs = {
-            OutputName.QUEUE_URL: (consumer.queue.queue_url, "source queue: send ledger messages"),
-            OutputName.QUEUE_ARN: (consumer.queue.queue_arn, "source queue ARN"),
-            OutputName.DEAD_LETTER_QUEUE_URL: (
-                consumer.dead_letter_queue.queue_url,
-                "DLQ: conflicting, invalid or refused messages, exhausted retries",
-            ),
-            OutputName.DEAD_LETTER_QUEUE_ARN: (consumer.dead_letter_queue.queue_arn, "DLQ ARN"),
-            OutputName.IDEMPOTENCY_TABLE_NAME: (
-                consumer.idempotency_table.table_name,
-                "idempotency records (TTL on expiration)",
-            ),
-            OutputName.LEDGER_TABLE_NAME: (self.ledger_table.table_name, "balances"),
-            OutputName.FUNCTION_NAME: (consumer.function.function_name, "consumer function"),
-        }
-        for name, (value, description) in outputs.items():
-            # No export: nothing else may pin these values; readers use the output keys.
-            CfnOutput(self, name.value, value=value, description=description)
+        add_outputs(
+            self,
+            {
+                **consumer_outputs(self.consumer, "ledger"),
+                OutputName.LEDGER_TABLE_NAME: (self.ledger_table.table_name, "balances"),
+            },
+        )

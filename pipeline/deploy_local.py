@@ -1,11 +1,12 @@
-"""Deploy the ledger stack to a local moto server with the real CDK CLI.
+"""Deploy the app's stacks to a local moto server with the real CDK CLI.
 
     python -m pipeline.deploy_local [--stage dev] [--port 5000] [--serve]
 
-Starts a moto server on localhost, runs ``cdk bootstrap`` and ``cdk deploy`` against it
-(``AWS_ENDPOINT_URL``, fake credentials), closes moto's gaps (TTL, layer stand-in,
-event source mappings: see ``pipeline.stack``), then lists what was created. With
-``--serve`` the server keeps running until interrupted, for the CLI to use.
+Starts a moto server on localhost, runs ``cdk bootstrap`` and ``cdk deploy`` of every stack
+of the stage (the ledger's and the orders') against it (``AWS_ENDPOINT_URL``, fake
+credentials), closes moto's gaps (TTL, layer stand-in, event source mappings: see
+``pipeline.stack``), then lists what each stack created. With ``--serve`` the server keeps
+running until interrupted, for the CLI to use.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from pipeline.moto_server import DEFAULT_PORT, DEFAULT_REGION, MOTO_ACCOUNT, mot
 from pipeline.stack import (
     ROOT,
     LocalClients,
-    cached_ledger_stack,
+    SynthesizedStack,
+    cached_app_stacks,
     describe_stack,
     event_source_mappings,
     finish_local_stack,
@@ -77,12 +79,16 @@ def deploy_with_cdk_cli(port: int, stage: str, region: str, *, serve: bool = Fal
         print(f"moto server at {endpoint.url} ({region})", flush=True)
         run_cdk(["bootstrap", f"aws://{MOTO_ACCOUNT}/{region}", "--output", assembly], environ)
 
-        synthesized = cached_ledger_stack(stage, region)
-        publish_layer_stand_ins(clients.client("lambda"), layer_arns(synthesized))
+        stacks = cached_app_stacks(stage, region)
+        names = [synthesized.stack_name for synthesized in stacks]
+        layers = list(
+            dict.fromkeys(arn for synthesized in stacks for arn in layer_arns(synthesized))
+        )
+        publish_layer_stand_ins(clients.client("lambda"), layers)
         run_cdk(
             [
                 "deploy",
-                synthesized.stack_name,
+                *names,
                 "--output",
                 assembly,
                 "--context",
@@ -99,30 +105,16 @@ def deploy_with_cdk_cli(port: int, stage: str, region: str, *, serve: bool = Fal
             ],
             environ,
         )
-        outputs = finish_local_stack(synthesized, clients, synthesized.stack_name)
+        outputs = {
+            synthesized.stack_name: finish_local_stack(synthesized, clients, synthesized.stack_name)
+            for synthesized in stacks
+        }
         elapsed = time.perf_counter() - started
 
-        print(f"\nstack {synthesized.stack_name} deployed to moto in {elapsed:.1f} s")
-        print("\nresources:")
-        for resource_type, logical_id, physical_id in describe_stack(
-            clients, synthesized.stack_name
-        ):
-            if resource_type != "?":
-                print(f"  {resource_type:34} {logical_id:40} {physical_id}")
-        print("\noutputs:")
-        for key, value in outputs.items():
-            print(f"  {key:22} {value}")
-        for mapping in event_source_mappings(clients, outputs["FunctionName"]):
-            print(
-                f"\nevent source mapping {mapping['UUID']}: {mapping['State']} "
-                f"(moto cannot run the function; the local runtime polls the queue), "
-                f"batch {mapping['BatchSize']}, {mapping.get('FunctionResponseTypes')}"
-            )
+        print(f"\nstacks {', '.join(names)} deployed to moto in {elapsed:.1f} s")
+        for synthesized in stacks:
+            list_stack(synthesized, outputs[synthesized.stack_name], clients)
         print("\nnot created by moto (accepted, ignored): alarms, queue policies")
-        ttl = clients.client("dynamodb").describe_time_to_live(
-            TableName=outputs["IdempotencyTableName"]
-        )["TimeToLiveDescription"]
-        print(f"idempotency table TTL: {ttl['TimeToLiveStatus']} on {ttl.get('AttributeName')}")
 
         if serve:
             print(f"\nserving on {endpoint.url}; Ctrl-C to stop", flush=True)
@@ -131,6 +123,30 @@ def deploy_with_cdk_cli(port: int, stage: str, region: str, *, serve: bool = Fal
                     time.sleep(3600)
             except KeyboardInterrupt:
                 print("stopped")
+
+
+def list_stack(
+    synthesized: SynthesizedStack, outputs: Mapping[str, str], clients: LocalClients
+) -> None:
+    """Print a deployed stack: its resources, outputs, mappings and idempotency TTL."""
+    print(f"\n=== stack {synthesized.stack_name}")
+    print("resources:")
+    for resource_type, logical_id, physical_id in describe_stack(clients, synthesized.stack_name):
+        if resource_type != "?":
+            print(f"  {resource_type:34} {logical_id:40} {physical_id}")
+    print("outputs:")
+    for key, value in outputs.items():
+        print(f"  {key:22} {value}")
+    for mapping in event_source_mappings(clients, outputs["FunctionName"]):
+        print(
+            f"event source mapping {mapping['UUID']}: {mapping['State']} "
+            f"(moto cannot run the function; the local runtime polls the queue), "
+            f"batch {mapping['BatchSize']}, {mapping.get('FunctionResponseTypes')}"
+        )
+    ttl = clients.client("dynamodb").describe_time_to_live(
+        TableName=outputs["IdempotencyTableName"]
+    )["TimeToLiveDescription"]
+    print(f"idempotency table TTL: {ttl['TimeToLiveStatus']} on {ttl.get('AttributeName')}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

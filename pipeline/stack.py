@@ -1,4 +1,4 @@
-"""The ledger stack, synthesized in-process and deployed into a running moto server.
+"""The app's stacks, synthesized in-process and deployed into a running moto server.
 
 The same template that ``cdk deploy`` sends to AWS, created through moto's CloudFormation
 (``create_stack``), with what CDK's bootstrap and asset publishing would have done done by
@@ -23,7 +23,7 @@ import json
 import os
 import tempfile
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -121,6 +121,39 @@ def _file_assets(assembly_dir: Path, stack_name: str) -> tuple[FileAsset, ...]:
     return tuple(assets)
 
 
+def _synthesize(
+    stage: str,
+    add: Callable[[Any], Sequence[Any]],
+    *,
+    region: str,
+    outdir: Path | None,
+) -> tuple[SynthesizedStack, ...]:
+    """Synthesize the stacks ``add(app)`` puts in a fresh app, in this process, cdk-nag
+    checks included; one ``SynthesizedStack`` each, in ``add``'s order."""
+    # jsii's Node end-of-life banner would bury the output of whoever asked for a template.
+    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+    import aws_cdk as cdk  # heavy: only when a template is wanted
+
+    assembly_dir = outdir or Path(tempfile.mkdtemp(prefix=f"cdk-{stage}-"))
+    app = cdk.App(outdir=str(assembly_dir), context=_cdk_json_context())
+    stacks = add(app)
+    assembly = app.synth()
+    synthesized = []
+    for stack in stacks:
+        artifact = assembly.get_stack_artifact(stack.artifact_id)
+        synthesized.append(
+            SynthesizedStack(
+                stack_name=stack.stack_name,
+                stage=stage,
+                region=region,
+                template=dict(artifact.template),
+                assembly_dir=assembly_dir,
+                assets=_file_assets(assembly_dir, artifact.id),
+            )
+        )
+    return tuple(synthesized)
+
+
 def synthesize_ledger_stack(
     stage: str = "dev",
     *,
@@ -128,28 +161,37 @@ def synthesize_ledger_stack(
     account: str | None = None,
     outdir: Path | None = None,
 ) -> SynthesizedStack:
-    """Synthesize the stage's ledger stack in this process, cdk-nag checks included.
+    """Synthesize the stage's ledger stack alone in this process, cdk-nag checks included.
 
     Takes 4-6 s the first time in a process (loading aws-cdk-lib), under 1 s after.
     """
-    # jsii's Node end-of-life banner would bury the output of whoever asked for a template.
-    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
-    import aws_cdk as cdk  # heavy: only when a template is wanted
-
     from app import add_ledger_stack
 
-    assembly_dir = outdir or Path(tempfile.mkdtemp(prefix=f"cdk-{stage}-"))
-    app = cdk.App(outdir=str(assembly_dir), context=_cdk_json_context())
-    stack = add_ledger_stack(app, stage, account=account, region=region)
-    assembly = app.synth()
-    artifact = assembly.get_stack_artifact(stack.artifact_id)
-    return SynthesizedStack(
-        stack_name=stack.stack_name,
-        stage=stage,
+    (ledger,) = _synthesize(
+        stage,
+        lambda app: [add_ledger_stack(app, stage, account=account, region=region)],
         region=region,
-        template=dict(artifact.template),
-        assembly_dir=assembly_dir,
-        assets=_file_assets(assembly_dir, artifact.id),
+        outdir=outdir,
+    )
+    return ledger
+
+
+def synthesize_app_stacks(
+    stage: str = "dev",
+    *,
+    region: str = DEFAULT_REGION,
+    account: str | None = None,
+    outdir: Path | None = None,
+) -> tuple[SynthesizedStack, ...]:
+    """Every stack of the stage's app, synthesized together in this process as ``cdk synth``
+    does (``app.add_stacks``: the ledger's, then the orders'), cdk-nag checks included."""
+    from app import add_stacks
+
+    return _synthesize(
+        stage,
+        lambda app: add_stacks(app, stage, account=account, region=region),
+        region=region,
+        outdir=outdir,
     )
 
 
@@ -157,6 +199,14 @@ def synthesize_ledger_stack(
 def cached_ledger_stack(stage: str = "dev", region: str = DEFAULT_REGION) -> SynthesizedStack:
     """``synthesize_ledger_stack`` once per process and (stage, region)."""
     return synthesize_ledger_stack(stage, region=region)
+
+
+@functools.cache
+def cached_app_stacks(
+    stage: str = "dev", region: str = DEFAULT_REGION
+) -> tuple[SynthesizedStack, ...]:
+    """``synthesize_app_stacks`` once per process and (stage, region)."""
+    return synthesize_app_stacks(stage, region=region)
 
 
 # --- moto -----------------------------------------------------------------------------

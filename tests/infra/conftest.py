@@ -14,8 +14,9 @@ from aws_cdk import App, Stack
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Template
 
+from app import STAGES
 from exactly_once_cdk import ExactlyOnceConsumer
-from pipeline.stack import SynthesizedStack, cached_ledger_stack
+from pipeline.stack import SynthesizedStack, cached_app_stacks, cached_ledger_stack
 
 INLINE_CODE = "def handler(event, context):\n    return {'batchItemFailures': []}\n"
 
@@ -73,3 +74,30 @@ def dev_template(dev_stack: SynthesizedStack) -> Template:
 @pytest.fixture(scope="session")
 def prod_template(prod_stack: SynthesizedStack) -> Template:
     return Template.from_json(prod_stack.template)
+
+
+def orders_stack_of(stage: str) -> SynthesizedStack:
+    """The stage's orders stack, synthesized with the whole app as ``cdk synth`` does."""
+    by_name = {synthesized.stack_name: synthesized for synthesized in cached_app_stacks(stage)}
+    return by_name[STAGES[stage].orders_stack_name]
+
+
+@pytest.fixture(scope="session")
+def orders_dev_stack() -> SynthesizedStack:
+    """The app's dev orders stack (synthesized beside the ledger's, cdk-nag included)."""
+    return orders_stack_of("dev")
+
+
+@pytest.fixture(scope="session")
+def orders_prod_stack() -> SynthesizedStack:
+    return orders_stack_of("prod")
+
+
+@pytest.fixture(scope="session")
+def orders_dev_template(orders_dev_stack: SynthesizedStack) -> Template:
+    return Template.from_json(orders_dev_stack.template)
+
+
+@pytest.fixture(scope="session")
+def orders_prod_template(orders_prod_stack: SynthesizedStack) -> Template:
+    return Template.from_json(orders_prod_stack.template)

@@ -1,7 +1,8 @@
 """The README's CDK commands through the pinned CLI itself (``make test`` installs it).
 
 ``npx cdk synth`` offline with no credentials, and ``make deploy-local``'s program: a moto
-server, the real ``cdk bootstrap`` and ``cdk deploy`` against it, and the listing.
+server, the real ``cdk bootstrap`` and ``cdk deploy`` of both stacks against it, and the
+listing.
 """
 
 from __future__ import annotations
@@ -72,15 +73,25 @@ def test_cdk_synth_works_offline_without_credentials(tmp_path: Path) -> None:
         [*cdk_command(), "synth", "-q", "-c", "stage=dev", "-o", str(out)], tmp_path
     )
     assert completed.returncode == 0, completed.stderr
-    (template_file,) = out.glob("*.template.json")
-    template = json.loads(template_file.read_text())
-    types = {r["Type"] for r in template["Resources"].values()}
-    assert {"AWS::SQS::Queue", "AWS::DynamoDB::Table", "AWS::Lambda::EventSourceMapping"} <= types
+    # Both pipelines' stacks, with no stack named on the command line.
+    templates = {path.name: path for path in out.glob("*.template.json")}
+    assert set(templates) == {
+        "ExactlyOnceLedger-dev.template.json",
+        "ExactlyOnceOrders-dev.template.json",
+    }
+    for template_file in templates.values():
+        template = json.loads(template_file.read_text())
+        types = {r["Type"] for r in template["Resources"].values()}
+        assert {
+            "AWS::SQS::Queue",
+            "AWS::DynamoDB::Table",
+            "AWS::Lambda::EventSourceMapping",
+        } <= types, template_file.name
     # No notice, telemetry or version chatter on a quiet synth.
     assert "NOTICES" not in completed.stdout + completed.stderr
 
 
-def test_deploy_local_runs_the_real_cli_against_moto_and_lists_the_stack(
+def test_deploy_local_runs_the_real_cli_against_moto_and_lists_both_stacks(
     tmp_path: Path,
 ) -> None:
     port = free_port()
@@ -90,12 +101,23 @@ def test_deploy_local_runs_the_real_cli_against_moto_and_lists_the_stack(
     )
     output = completed.stdout
     assert completed.returncode == 0, output[-3000:] + completed.stderr[-3000:]
-    assert "$ cdk bootstrap aws://" in output and "$ cdk deploy " in output
+    assert "$ cdk bootstrap aws://" in output
+    assert "$ cdk deploy ExactlyOnceLedger-dev ExactlyOnceOrders-dev " in output
     assert "deployed to moto in" in output
-    for name in ("QueueUrl", "DeadLetterQueueUrl", "IdempotencyTableName", "LedgerTableName"):
-        assert f"  {name} " in output, output
+    ledger, orders = output.split("=== stack ExactlyOnceLedger-dev")[1].split(
+        "=== stack ExactlyOnceOrders-dev"
+    )
+    shared = ("QueueUrl", "DeadLetterQueueUrl", "IdempotencyTableName", "FunctionName")
+    for listing, own in (
+        (ledger, ("LedgerTableName",)),
+        (orders, ("InventoryTableName", "OrdersTableName")),
+    ):
+        for name in (*shared, *own):
+            assert f"  {name} " in listing, listing
+        assert "idempotency table TTL: ENABLED on expiration" in listing, listing
+        assert "AWS::Lambda::EventSourceMapping" in listing, listing
+        assert "event source mapping " in listing and ": Disabled " in listing, listing
+    assert "LedgerTableName" not in orders and "InventoryTableName" not in ledger
     assert f"moto server at http://localhost:{port} " in output
-    assert "idempotency table TTL: ENABLED on expiration" in output
-    assert "AWS::Lambda::EventSourceMapping" in output
     # The assembly went to a directory of its own, not over the developer's cdk.out.
     assert newest_change(ROOT / "cdk.out") == before

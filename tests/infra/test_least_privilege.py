@@ -29,26 +29,9 @@ from tests.support.aws import (
     fake_credentials,
 )
 from tests.support.ledger import build_harness, lease_of, ledger_payload_hash, transaction
-from tests.support.policies import granted_actions
+from tests.support.policies import POLLER, SQS_ACTIONS, TRANSACT_ITEM_ACTIONS, granted_actions
 
 pytestmark = pytest.mark.infra
-
-# TransactWriteItems is authorized per item (AWS: "Actions and condition keys for DynamoDB").
-TRANSACT_ITEM_ACTIONS = {
-    "Put": "PutItem",
-    "Update": "UpdateItem",
-    "Delete": "DeleteItem",
-    "ConditionCheck": "ConditionCheckItem",
-}
-# SendMessageBatch is authorized as SendMessage.
-SQS_ACTIONS = {"SendMessageBatch": "SendMessage", "SendMessage": "SendMessage"}
-# What Lambda's poller does with the function's role for an SQS trigger (AWS documents these
-# three, as in AWSLambdaSQSQueueExecutionRole); the function's code never does them.
-POLLER = {
-    ("sqs:ReceiveMessage", "source"),
-    ("sqs:DeleteMessage", "source"),
-    ("sqs:GetQueueAttributes", "source"),
-}
 
 
 class Recorder:

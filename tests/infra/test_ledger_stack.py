@@ -5,15 +5,16 @@ from __future__ import annotations
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from infra import OutputName
+from infra import LedgerStack, OutputName
 
 pytestmark = pytest.mark.infra
 
 
 def test_outputs_have_the_stable_names_and_no_exports(dev_template: Template) -> None:
     outputs = dev_template.to_json()["Outputs"]
-    expected = {name.value for name in OutputName}
-    assert expected <= set(outputs), f"missing outputs: {expected - set(outputs)}"
+    expected = {name.value for name in LedgerStack.OUTPUTS}
+    assert set(outputs) == expected
+    assert OutputName.LEDGER_TABLE_NAME in LedgerStack.OUTPUTS
     for name in expected:
         assert "Export" not in outputs[name], f"{name} is exported; nothing may pin it"
 

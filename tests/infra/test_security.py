@@ -1,4 +1,5 @@
-"""Least privilege, read from the synthesized ledger stack (dev and prod, cdk-nag included).
+"""Least privilege, read from the app's synthesized stacks (the ledger's and the orders', dev
+and prod, cdk-nag included).
 
 Every IAM policy in the template: no wildcard in any action, every resource a reference to
 one of the stack's own resources (never "*", never an ARN written out), and the exact set
@@ -20,14 +21,13 @@ from tests.support.policies import (
 
 pytestmark = pytest.mark.infra
 
-# What the consumer's role may do, by the type of resource it may do it on.
-EXPECTED_GRANTS: dict[str, set[tuple[str, str]]] = {
+# What every consumer's role may do, by the type of resource it may do it on.
+CONSUMER_GRANTS: dict[str, set[tuple[str, str]]] = {
     "AWS::Logs::LogGroup": {("logs:CreateLogStream", ""), ("logs:PutLogEvents", "")},
     "AWS::DynamoDB::Table": {
         ("dynamodb:GetItem", "idempotency"),
         ("dynamodb:PutItem", "idempotency"),
         ("dynamodb:UpdateItem", "idempotency"),
-        ("dynamodb:UpdateItem", "ledger"),
     },
     "AWS::SQS::Queue": {
         ("sqs:ReceiveMessage", "source"),
@@ -36,12 +36,36 @@ EXPECTED_GRANTS: dict[str, set[tuple[str, str]]] = {
         ("sqs:SendMessage", "dead letter"),
     },
 }
+# And what its effect needs, on its own tables.
+EFFECT_GRANTS: dict[str, set[tuple[str, str]]] = {
+    "ledger": {("dynamodb:UpdateItem", "ledger")},
+    "orders": {("dynamodb:UpdateItem", "inventory"), ("dynamodb:PutItem", "orders")},
+}
+# Every stack of the app, by (pipeline, stage): the fixture that synthesizes it.
+STACKS = {
+    ("ledger", "dev"): "dev_stack",
+    ("ledger", "prod"): "prod_stack",
+    ("orders", "dev"): "orders_dev_stack",
+    ("orders", "prod"): "orders_prod_stack",
+}
 
 
-@pytest.fixture(scope="module", params=["dev", "prod"])
-def stack(request: pytest.FixtureRequest) -> SynthesizedStack:
-    fixture: SynthesizedStack = request.getfixturevalue(f"{request.param}_stack")
-    return fixture
+def expected_grants(pipeline: str) -> dict[str, set[tuple[str, str]]]:
+    expected = {kind: set(grants) for kind, grants in CONSUMER_GRANTS.items()}
+    expected["AWS::DynamoDB::Table"] |= EFFECT_GRANTS[pipeline]
+    return expected
+
+
+@pytest.fixture(scope="module", params=sorted(STACKS), ids="-".join)
+def pipeline_stack(request: pytest.FixtureRequest) -> tuple[str, SynthesizedStack]:
+    pipeline, _ = request.param
+    synthesized: SynthesizedStack = request.getfixturevalue(STACKS[request.param])
+    return pipeline, synthesized
+
+
+@pytest.fixture(scope="module")
+def stack(pipeline_stack: tuple[str, SynthesizedStack]) -> SynthesizedStack:
+    return pipeline_stack[1]
 
 
 def test_no_policy_allows_a_wildcard_action_or_resource(stack: SynthesizedStack) -> None:
@@ -81,8 +105,11 @@ def test_deny_statements_only_deny_insecure_transport_on_the_stacks_queues(
                     assert resources[target]["Type"] == "AWS::SQS::Queue", logical_id
 
 
-def test_the_consumer_role_has_exactly_the_actions_it_needs(stack: SynthesizedStack) -> None:
-    assert granted_actions(stack.template) == EXPECTED_GRANTS
+def test_the_consumer_role_has_exactly_the_actions_it_needs(
+    pipeline_stack: tuple[str, SynthesizedStack],
+) -> None:
+    pipeline, stack = pipeline_stack
+    assert granted_actions(stack.template) == expected_grants(pipeline)
 
 
 def test_roles_carry_no_managed_policy_and_only_lambda_assumes_them(

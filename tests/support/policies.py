@@ -1,10 +1,27 @@
-"""Reading IAM out of a synthesized template: policies, their targets, the grants."""
+"""Reading IAM out of a synthesized template (policies, their targets, the grants), and
+the IAM action each recorded API call needs."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
 
+# TransactWriteItems is authorized per item (AWS: "Actions and condition keys for DynamoDB").
+TRANSACT_ITEM_ACTIONS = {
+    "Put": "PutItem",
+    "Update": "UpdateItem",
+    "Delete": "DeleteItem",
+    "ConditionCheck": "ConditionCheckItem",
+}
+# SendMessageBatch is authorized as SendMessage.
+SQS_ACTIONS = {"SendMessageBatch": "SendMessage", "SendMessage": "SendMessage"}
+# What Lambda's poller does with the function's role for an SQS trigger (AWS documents these
+# three, as in AWSLambdaSQSQueueExecutionRole); the function's code never does them.
+POLLER = {
+    ("sqs:ReceiveMessage", "source"),
+    ("sqs:DeleteMessage", "source"),
+    ("sqs:GetQueueAttributes", "source"),
+}
 # CloudFormation's pseudo parameters may appear inside a Fn::Join around a reference.
 PSEUDO_PARAMETERS = {"AWS::Partition", "AWS::Region", "AWS::AccountId", "AWS::URLSuffix"}
 
@@ -52,13 +69,22 @@ def references(value: Any) -> Iterator[str]:
         raise AssertionError(f"resource is not a reference to the stack's own: {value!r}")
 
 
+# The app's tables, told apart by their keys.
+TABLE_ROLES = {
+    frozenset({"id"}): "idempotency",
+    frozenset({"account_id", "currency"}): "ledger",
+    frozenset({"sku"}): "inventory",
+    frozenset({"order_id"}): "orders",
+}
+
+
 def role_of(resource_id: str, template: dict[str, Any]) -> str:
     """What a granted resource is to the consumer: the idempotency or ledger table, etc."""
     resource = template["Resources"][resource_id]
     properties = resource.get("Properties", {})
     if resource["Type"] == "AWS::DynamoDB::Table":
-        keys = {k["AttributeName"] for k in properties["KeySchema"]}
-        return "ledger" if keys == {"account_id", "currency"} else "idempotency"
+        keys = frozenset(k["AttributeName"] for k in properties["KeySchema"])
+        return TABLE_ROLES.get(keys, f"table keyed by {sorted(keys)}")
     if resource["Type"] == "AWS::SQS::Queue":
         return "source" if "RedrivePolicy" in properties else "dead letter"
     return ""

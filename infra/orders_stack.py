@@ -1,0 +1,123 @@
+"""The orders pipeline: an ``ExactlyOnceConsumer`` whose effect takes stock and writes the
+order, in one transaction with the idempotency record (atomic mode only)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from exactly_once_cdk import (
+    DEFAULT_POWERTOOLS_LAYER_VERSION,
+    ExactlyOnceConsumer,
+    ExactlyOnceMode,
+)
+
+from .common import (
+    CONSUMER_OUTPUTS,
+    FUNCTIONS_DIR,
+    OutputName,
+    add_outputs,
+    consumer_outputs,
+    functions_code,
+)
+
+ORDERS_HANDLER = "orders.handler.lambda_handler"
+
+
+class OrdersStack(Stack):
+    """The orders consumer, its queues, its idempotency table, the inventory and the orders.
+
+    Every stage-specific value is a keyword argument, passed by ``app.py``. The mode is
+    atomic, always: the stock decrement, the order row and the record commit together or
+    not at all, which a lease cannot promise.
+    """
+
+    OUTPUTS: ClassVar[tuple[OutputName, ...]] = (
+        *CONSUMER_OUTPUTS,
+        OutputName.INVENTORY_TABLE_NAME,
+        OutputName.ORDERS_TABLE_NAME,
+    )
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        retain_data: bool,
+        fifo: bool = False,
+        key_prefix: str = "orders-v1",
+        service_name: str = "orders",
+        max_concurrency: int = 5,
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+        powertools_layer_version: int = DEFAULT_POWERTOOLS_LAYER_VERSION,
+        function_timeout: Duration | None = None,
+        code_directory: Path = FUNCTIONS_DIR,
+        **stack_props: Any,
+    ) -> None:
+        """:param retain_data: keep tables and queues on stack deletion (RETAIN, and
+        deletion protection on the tables). True for production.
+        :param key_prefix: the idempotency key prefix; never derived from code names.
+        The other parameters are passed to ``ExactlyOnceConsumer`` (see its defaults);
+        ``stack_props`` go to ``Stack`` (``env``, ``description``, ...).
+        """
+        super().__init__(scope, construct_id, **stack_props)
+        removal_policy = RemovalPolicy.RETAIN if retain_data else RemovalPolicy.DESTROY
+
+        def effect_table(construct_id: str, partition_key: str) -> dynamodb.Table:
+            return dynamodb.Table(
+                self,
+                construct_id,
+                partition_key=dynamodb.Attribute(
+                    name=partition_key, type=dynamodb.AttributeType.STRING
+                ),
+                billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+                point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                    point_in_time_recovery_enabled=True
+                ),
+                removal_policy=removal_policy,
+                deletion_protection=retain_data,
+            )
+
+        # Stock per SKU (``stock``, a number), and one row per order.
+        self.inventory_table = effect_table("InventoryTable", "sku")
+        self.orders_table = effect_table("OrdersTable", "order_id")
+        self.consumer = ExactlyOnceConsumer(
+            self,
+            "Consumer",
+            code=functions_code(code_directory),
+            handler=ORDERS_HANDLER,
+            service_name=service_name,
+            key_prefix=key_prefix,
+            key_path="order_id",
+            mode=ExactlyOnceMode.ATOMIC,
+            fifo=fifo,
+            function_timeout=function_timeout,
+            max_concurrency=max_concurrency,
+            powertools_layer_version=powertools_layer_version,
+            environment={
+                "INVENTORY_TABLE_NAME": self.inventory_table.table_name,
+                "ORDERS_TABLE_NAME": self.orders_table.table_name,
+            },
+            log_retention=log_retention,
+            removal_policy=removal_policy,
+            deletion_protection=retain_data,
+        )
+        # The effect, inside the record's transaction (TransactWriteItems is authorized per
+        # item): a conditional ADD on the stock (Update: UpdateItem) and a conditional Put
+        # of the order row (PutItem). Nothing reads either table.
+        self.inventory_table.grant(self.consumer.role, "dynamodb:UpdateItem")
+        self.orders_table.grant(self.consumer.role, "dynamodb:PutItem")
+
+        add_outputs(
+            self,
+            {
+                **consumer_outputs(self.consumer, "order"),
+                OutputName.INVENTORY_TABLE_NAME: (self.inventory_table.table_name, "stock per SKU"),
+                OutputName.ORDERS_TABLE_NAME: (self.orders_table.table_name, "one row per order"),
+            },
+        )
