@@ -2,10 +2,10 @@
 
 They are the defaults of ``ExactlyOnceConsumer`` in ``exactly_once_cdk/consumer.py``
 (``memory_size=512``, ``architecture=ARM_64``, ``source_retention`` 4 days,
-``dead_letter_retention`` 14 days, ``redelivery_margin`` 1 day and ``idempotency_retention``
-their sum). That module imports ``aws_cdk`` at import time, so the bench copies the values
-here instead of importing them; ``tests/bench/test_deployment.py`` checks that they still
-match the construct.
+``dead_letter_retention`` 14 days, ``redelivery_margin`` 1 day, ``idempotency_retention``
+their sum, ``max_receive_count=5``). That module imports ``aws_cdk`` at import time, so the
+bench copies the values here instead of importing them; ``tests/bench/test_deployment.py``
+checks that they still match the construct.
 """
 
 from __future__ import annotations
@@ -24,6 +24,9 @@ REDELIVERY_MARGIN_SECONDS = 1 * DAY_SECONDS  # redelivery_margin default
 IDEMPOTENCY_RETENTION_SECONDS = (
     SOURCE_RETENTION_SECONDS + DEAD_LETTER_RETENTION_SECONDS + REDELIVERY_MARGIN_SECONDS
 )
+# max_receive_count default: receives before the source queue's redrive policy moves a
+# message to the DLQ (what a message failed on every delivery costs, in the refusal row).
+MAX_RECEIVE_COUNT = 5
 
 
 def as_dict() -> dict[str, Any]:
@@ -35,4 +38,5 @@ def as_dict() -> dict[str, Any]:
         "dead_letter_retention_seconds": DEAD_LETTER_RETENTION_SECONDS,
         "redelivery_margin_seconds": REDELIVERY_MARGIN_SECONDS,
         "idempotency_retention_seconds": IDEMPOTENCY_RETENTION_SECONDS,
+        "max_receive_count": MAX_RECEIVE_COUNT,
     }

@@ -196,3 +196,23 @@ class DynamoDBMeter:
             )
             return float(units), 0.0
         return 0.0, 0.0
+
+
+class CallCounter:
+    """Counts the requests of the clients it is attached to, per phase and operation, for
+    clients that are counted but not priced (the handlers' SQS clients)."""
+
+    def __init__(self) -> None:
+        self.phase = "setup"
+        self.counts: dict[str, Counter[str]] = {}
+
+    def attach(self, client: Any) -> Any:
+        service = client.meta.service_model.service_id.hyphenize()
+        client.meta.events.register(f"before-call.{service}", self._on_call)
+        return client
+
+    def operations(self, phase: str) -> dict[str, int]:
+        return dict(self.counts.get(phase, Counter()))
+
+    def _on_call(self, model: Any, **_: Any) -> None:
+        self.counts.setdefault(self.phase, Counter())[model.name] += 1

@@ -1,12 +1,14 @@
-"""``python -m bench``: the ledger consumer against the Powertools recipe, on one workload.
+"""``python -m bench``: the ledger and orders consumers against the Powertools recipe.
 
 Phases (one progress line each, on stderr):
 
 1. accounting, batch size 10, no simulated latency: DynamoDB requests and capacity units
    per new message and per duplicate, with every effect checked afterwards;
 2. throughput at batch sizes 10 and 100 with a simulated AWS round trip per request;
-3. cold start: each handler module's import time in fresh interpreters;
-4. storage and cost, from the figures above and ``bench.prices``.
+3. refusal: batches of 10 orders, one SKU out of stock in each, through SQS queues, for
+   the orders consumer and the Powertools recipe (``bench.refusal``), outcomes verified;
+4. cold start: each handler module's import time in fresh interpreters;
+5. storage and cost, from the figures above and ``bench.prices``.
 
 Then a table on stdout (each figure for each side and the atomic/baseline ratio, then the
 targets with pass/fail) and JSON at ``--out``.
@@ -342,6 +344,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{', '.join(map(str, sizes))}, {settings.round_trip_ms:g} ms per request"
         )
         throughput = run_throughput(settings)
+        from bench.refusal import batch_count, run_refusal
+
+        progress(
+            f"refusal: {batch_count(settings)} batches of 10 orders, 1 SKU short in each, "
+            "through SQS, 2 sides"
+        )
+        refusal = run_refusal(settings)
     progress(f"cold start: {settings.import_runs} fresh imports per handler module")
     coldstart = run_coldstart(settings)
     progress("storage and cost")
@@ -367,6 +376,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         throughput=throughput,
         coldstart=coldstart,
         costs=costs,
+        refusal=refusal,
         prices=LIST_PRICES,
         elapsed_seconds=time.perf_counter() - started,
     )

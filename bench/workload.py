@@ -74,3 +74,65 @@ def mixed_batches(
             batch.insert(rng.randrange(len(batch) + 1), body)
         mixed.append(batch)
     return mixed
+
+
+# --- the refusal row: orders, one out of stock per batch --------------------------------------
+
+REFUSAL_BATCH = 10
+MAX_ORDER_QUANTITY = 5
+
+
+@dataclass(frozen=True)
+class OrderBatch:
+    """One batch of orders for distinct SKUs, the stock each SKU starts with, and the one
+    order whose SKU is short (its stock below its quantity)."""
+
+    bodies: list[str]
+    stock: dict[str, int]
+    short_order_id: str
+
+    def orders(self) -> list[dict[str, Any]]:
+        return [json.loads(body) for body in self.bodies]
+
+    def committed_order_ids(self) -> set[str]:
+        return {order["order_id"] for order in self.orders()} - {self.short_order_id}
+
+    def expected_stock(self) -> dict[str, int]:
+        """Each SKU's stock once the batch is done: taken once per committed order, and the
+        short SKU untouched."""
+        stock = dict(self.stock)
+        for order in self.orders():
+            if order["order_id"] != self.short_order_id:
+                stock[order["sku"]] -= order["quantity"]
+        return stock
+
+
+def build_refusal_batches(
+    batch_count: int, *, seed: int, size: int = REFUSAL_BATCH
+) -> list[OrderBatch]:
+    """``batch_count`` batches of ``size`` orders, each for its own SKU (SKUs are never
+    shared, within a batch or across batches), exactly one per batch out of stock.
+
+    In-stock SKUs hold the quantity ordered plus 0-20 (so some end at exactly 0, the
+    condition's boundary); the short SKU holds fewer than its order's quantity (0 included).
+    Where the short order sits in its batch is drawn from ``seed`` too.
+    """
+    rng = random.Random(seed)
+    built: list[OrderBatch] = []
+    for batch in range(batch_count):
+        short = rng.randrange(size)
+        bodies: list[str] = []
+        stock: dict[str, int] = {}
+        short_order_id = ""
+        for index in range(size):
+            order_id = f"order-{seed}-{batch:05d}-{index:02d}"
+            sku = f"sku-{seed}-{batch:05d}-{index:02d}"
+            quantity = rng.randint(1, MAX_ORDER_QUANTITY)
+            if index == short:
+                stock[sku] = rng.randrange(quantity)
+                short_order_id = order_id
+            else:
+                stock[sku] = quantity + rng.randint(0, 20)
+            bodies.append(json.dumps({"order_id": order_id, "sku": sku, "quantity": quantity}))
+        built.append(OrderBatch(bodies=bodies, stock=stock, short_order_id=short_order_id))
+    return built

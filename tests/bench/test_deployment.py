@@ -30,8 +30,9 @@ def test_bench_deployment_matches_the_constructs_defaults() -> None:
         key_path="transaction_id",
     )
 
-    # WHEN its function is read from the template
-    functions = Template.from_stack(stack).find_resources("AWS::Lambda::Function")
+    # WHEN its function and source queue are read from the template
+    template = Template.from_stack(stack)
+    functions = template.find_resources("AWS::Lambda::Function")
     ((_, function),) = functions.items()
     properties = function["Properties"]
 
@@ -47,3 +48,10 @@ def test_bench_deployment_matches_the_constructs_defaults() -> None:
     assert environment["IDEMPOTENCY_RETENTION_SECONDS"] == str(
         deployment.IDEMPOTENCY_RETENTION_SECONDS
     )
+    # AND the source queue dead-letters after the receives the refusal row counts
+    (redrive,) = [
+        queue["Properties"]["RedrivePolicy"]
+        for queue in template.find_resources("AWS::SQS::Queue").values()
+        if "RedrivePolicy" in queue["Properties"]
+    ]
+    assert redrive["maxReceiveCount"] == deployment.MAX_RECEIVE_COUNT

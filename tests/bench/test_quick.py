@@ -34,6 +34,11 @@ EXPECTED_FIGURES = {
     "usd_per_million_new",
     "usd_per_million_duplicate_upper",
     "usd_per_million_duplicate_lower",
+    "requests_per_batch_refusal",
+    "requests_per_committed_refusal",
+    "requests_per_refused_redeliveries",
+    "write_units_per_committed_refusal_upper",
+    "write_units_per_committed_refusal_lower",
 }
 
 
@@ -100,3 +105,14 @@ def test_quick_benchmark_prints_the_table_and_writes_plausible_json(tmp_path: Pa
     assumed = {a["key"] for a in report["meta"]["assumptions"]}
     assert {"cancelled_transaction_billing", "sqs_requests_per_message", "ttl_lag"} <= assumed
     assert report["prices"]["as_of"] and "not re-checked" in report["prices"]["source"]
+
+    # AND the refusal row (a batch of 10, one order out of stock): ours commits the nine in
+    # at most 3 requests, the recipe's count is measured beside it, and the target line is
+    # printed from the measurement
+    per_batch = figures["requests_per_batch_refusal"]["values"]
+    assert per_batch["ours (atomic)"] <= 3, per_batch
+    assert per_batch["powertools"] > 0 and per_batch["ours (leased)"] is None, per_batch
+    (refusal,) = [t for t in report["targets"] if "1 refusal" in t["target"]]
+    assert refusal["passed"] is True and refusal["value"] <= 3, refusal
+    assert "1 refusal: the other nine committed in <= 3 DynamoDB requests" in result.stdout
+    assert report["refusal"]["powertools"]["verified"]["refused_orders"] >= 2
