@@ -3,7 +3,7 @@
 The construct owns everything whose settings decide whether the exactly-once guarantee
 holds (queue retentions, visibility timeout, function timeout, record retention) and
 refuses, at synth time, any combination under which a redelivered message could outlive
-its idempotency record (ARCHITECTURE.md, "Invariants the CDK construct enforces").
+its idempotency record (docs/protocol.md, "Invariants the construct enforces").
 
 One message's redelivery window (the longest a copy can still reach the consumer)::
 
@@ -303,7 +303,9 @@ class ExactlyOnceConsumer(Construct):
         ``GuaranteeViolation`` when the guarantee would not hold, else
         ``InvalidConsumerSettings`` (its base class) for settings AWS would reject.
 
-        :param code: the function's asset (the whole ``functions/`` directory for the ledger).
+        :param code: the function's asset: ``consumer_code("src")`` for a project's own
+            code (it adds the installed runtime package); this repository's stacks ship
+            the whole ``functions/`` directory.
         :param handler: the entry point, e.g. ``ledger.handler.lambda_handler``.
         :param service_name: ``POWERTOOLS_SERVICE_NAME``, the ``service`` metric dimension.
         :param key_prefix: ``IDEMPOTENCY_KEY_PREFIX``; explicit so a refactoring never changes

@@ -1,6 +1,6 @@
 """`python -m pipeline local up`: the ledger stack on a moto server, with Lambda's poller.
 
-What runs (FACTS.md, "moto as the local cloud"):
+What runs (docs/local-cloud.md says why each piece is needed):
 
 - a moto server on ``localhost:PORT``, every request handled under one lock (moto is not
   atomic per request the way AWS is);

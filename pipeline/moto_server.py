@@ -59,9 +59,9 @@ def free_port() -> int:
 class SerializedWSGIApp:
     """A WSGI app that handles one request at a time: each call (and its body) under a lock.
 
-    moto holds no per-request lock (FACTS.md): under concurrent requests its DynamoDB
-    loses ADD updates and lets two conditional puts win. AWS is atomic per request; with
-    this wrapper, so is the moto server. Long polls would hold the lock for their whole
+    moto holds no per-request lock (docs/local-cloud.md): under concurrent requests its
+    DynamoDB loses ADD updates and lets two conditional puts win. AWS is atomic per request;
+    with this wrapper, so is the moto server. Long polls would hold the lock for their whole
     wait: clients of a serialized server poll with ``WaitTimeSeconds=0``.
     """
 

@@ -1,8 +1,8 @@
 """One lock around each request to moto, which (unlike AWS) is not atomic under concurrency.
 
-FACTS.md: in-process moto lost ADD updates and gave conditional puts two winners under
-threads. With every request under one lock, a concurrent run on moto means what it would
-on AWS.
+Measured here (docs/local-cloud.md): in-process moto lost ADD updates and gave conditional
+puts two winners under threads. With every request under one lock, a concurrent run on moto
+means what it would on AWS.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 The same template that ``cdk deploy`` sends to AWS, created through moto's CloudFormation
 (``create_stack``), with what CDK's bootstrap and asset publishing would have done done by
-hand. moto's gaps are closed here and nowhere else (FACTS.md, "moto as the local cloud"):
+hand. moto's gaps are closed here and nowhere else (docs/local-cloud.md, "What the code relies on"):
 
 - the asset zip goes to the bootstrap bucket, and ``/cdk-bootstrap/hnb659fds/version``
   into SSM, as ``cdk bootstrap`` would leave them;
@@ -378,7 +378,7 @@ def deploy_template_to_moto(
     """Create the stage's ledger stack in the moto server at ``endpoint_url``; its outputs.
 
     ``stack_name`` defaults to the stage's; pass another to deploy a second copy side by
-    side. moto cannot update these stacks reliably (FACTS.md): delete and create again.
+    side. moto cannot update these stacks reliably (docs/local-cloud.md, "Deploy from scratch, never update"): delete and create again.
     """
     synthesized = synthesized or cached_ledger_stack(stage, region)
     clients = LocalClients(endpoint_url, region)

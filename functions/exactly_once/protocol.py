@@ -4,17 +4,20 @@ Every condition expression in ``store.py`` says the same as ``classify`` below, 
 same ``now`` passed in as a value, so the decision made in Python and the one DynamoDB
 makes on the write always agree.
 
-One key's timeline::
+One key's timeline (docs/protocol.md explains it)::
 
-    put (INPROGRESS)     lease_expiry            expiration              TTL deletes it
-    |--- locked: IN_PROGRESS --|--- claimable (takeover) ------------------------->
-    complete (COMPLETED)                       expiration              TTL deletes it
-    |--- DUPLICATE (same hash) / CONFLICT (other hash) ---|--- claimable again ---->
-                                                          ^ expired but maybe still
-                                                            stored: TTL lags by days
+    leased:  take lease (INPROGRESS)       lease_expiry_ms
+             |-- IN_PROGRESS (same hash) --|-- claimable: takeover, attempt + 1 ------------->
+                 CONFLICT (other hash)
+    either:  COMPLETED                                                   expiration
+             |-- DUPLICATE (same hash) / CONFLICT (other hash) ----------|-- claimable again ->
+                                                                         ^ expired, maybe still
+                                                                           stored: TTL deletes
+                                                                           it days later
 
 Past ``expiration`` the key is forgotten even while the item is still stored: that is the
-memory trade-off, safe only while retention outlasts every redelivery (infra/ checks it).
+memory trade-off, safe only while retention outlasts every redelivery (the CDK construct,
+``exactly_once_cdk.ExactlyOnceConsumer``, refuses a shorter retention at synth).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 # Attribute names of the idempotency table. `id` and `expiration` are fixed by the
-# table's definition (partition key and TTL attribute) in infra/.
+# table's definition (partition key and TTL attribute) in exactly_once_cdk.idempotency_table.
 ID = "id"
 EXPIRATION = "expiration"
 STATUS = "status"
