@@ -6,9 +6,10 @@ body's ``transaction_id``; the balance update is a separate ``UpdateItem``. Per 
 message that is a conditional ``PutItem`` (INPROGRESS), the ``UpdateItem``, and an
 ``UpdateItem`` completing the record; per duplicate one failed conditional ``PutItem``.
 
-Following docs/protocol.md ("Compared with Powertools' idempotency utility"): ``key_prefix`` is explicit (the default would change every key on a
-rename) and the Lambda context is registered on every invocation (without it no
-in-progress expiry is written and a crash blocks the key for the whole retention).
+Following docs/protocol.md ("Compared with Powertools' idempotency utility"):
+``key_prefix`` is explicit (the default would change every key on a rename) and the
+Lambda context is registered on every invocation (without it no in-progress expiry is
+written and a crash blocks the key for the whole retention).
 Payload validation is on, so a reused key with another payload is refused, as in the
 project's protocol. Wired in ``bench.baseline_handler``, a real handler module whose
 import is timed like ``ledger.handler``'s.

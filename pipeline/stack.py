@@ -378,7 +378,8 @@ def deploy_template_to_moto(
     """Create the stage's ledger stack in the moto server at ``endpoint_url``; its outputs.
 
     ``stack_name`` defaults to the stage's; pass another to deploy a second copy side by
-    side. moto cannot update these stacks reliably (docs/local-cloud.md, "Deploy from scratch, never update"): delete and create again.
+    side. moto cannot update these stacks reliably (docs/local-cloud.md, "Deploy from
+    scratch, never update"): delete and create again.
     """
     synthesized = synthesized or cached_ledger_stack(stage, region)
     clients = LocalClients(endpoint_url, region)
