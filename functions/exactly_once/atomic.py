@@ -18,6 +18,8 @@ stands alone: one bad message never takes another with it.
 
 from __future__ import annotations
 
+import random
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -40,6 +42,9 @@ M = TypeVar("M")
 MAX_TRANSACTION_ITEMS = 100  # DynamoDB's limit per TransactWriteItems
 # Below this much invocation time left, no new transaction is started: the rest is retried.
 MIN_MILLIS_FOR_A_TRANSACTION = 500
+# Before retrying a transaction cancelled by contention: a random wait up to this much,
+# doubled each time ("full jitter"), so that rivals on a hot item do not collide again.
+BACKOFF_BASE_SECONDS = 0.025
 # Cancellation reasons that say "try the same thing again".
 _TRANSIENT = frozenset(
     {
@@ -142,7 +147,11 @@ class AtomicConsumer(Generic[M]):
         clock: Clock,
         max_rounds: int = 3,
         messages_per_transaction: int = 50,
+        sleep: Callable[[float], None] = time.sleep,
+        jitter: Callable[[float, float], float] = random.uniform,
     ) -> None:
+        self._sleep = sleep
+        self._jitter = jitter
         self._config = config
         self._client = client
         self._store = IdempotencyStore(client, config.table_name)
@@ -180,6 +189,8 @@ class AtomicConsumer(Generic[M]):
             chunk.candidates = batch.held_back(chunk.candidates)
             if not chunk.candidates:
                 continue
+            if chunk.transient_cancellations:
+                self._back_off(chunk.transient_cancellations, remaining_millis())
             remaining = remaining_millis()
             if remaining is not None and remaining < MIN_MILLIS_FOR_A_TRANSACTION:
                 batch.fail(chunk.candidates, "no time left in the invocation; retry later")
@@ -191,6 +202,15 @@ class AtomicConsumer(Generic[M]):
                 follower, leaders[follower.record_id], batch, now
             )
         return batch.decisions
+
+    def _back_off(self, cancellations: int, remaining: int | None) -> None:
+        """Wait a random while before a retry, never into the invocation's last moments."""
+        delay = self._jitter(0.0, BACKOFF_BASE_SECONDS * 2 ** (cancellations - 1))
+        if remaining is not None:
+            spare = (remaining - MIN_MILLIS_FOR_A_TRANSACTION) / 1000
+            delay = min(delay, max(spare, 0.0))
+        if delay > 0:
+            self._sleep(delay)
 
     def _collect_writes(self, candidate: Candidate[M], batch: _Batch[M]) -> bool:
         """The message's effect writes; False when it is already decided (refused, failed)."""

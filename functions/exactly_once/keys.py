@@ -24,12 +24,32 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
+class DuplicateMember(ValueError):
+    """An object with two members of one name: not I-JSON (RFC 7493)."""
+
+
+def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        # Parsers disagree on which one wins: a gateway that validated the first and this
+        # consumer that applied the last would see two different messages.
+        raise DuplicateMember("an object has two members of the same name")
+    return document
+
+
 def decode_body(body: str) -> dict[str, Any]:
-    """The message body as a JSON object, or InvalidMessage saying why it is not one."""
+    """The message body as a JSON object, or InvalidMessage saying why it is not one.
+
+    Strict, as I-JSON (RFC 7493) asks: no duplicate member names, no NaN or Infinity.
+    """
     try:
-        decoded = json.loads(body, parse_constant=_reject_constant)
+        decoded = json.loads(
+            body, parse_constant=_reject_constant, object_pairs_hook=_unique_members
+        )
     except RecursionError:
         raise InvalidMessage("body is nested too deeply") from None
+    except DuplicateMember as exc:
+        raise InvalidMessage(f"body is not I-JSON: {exc}") from None
     except ValueError as exc:
         raise InvalidMessage(f"body is not JSON: {exc}") from None
     if not isinstance(decoded, dict):

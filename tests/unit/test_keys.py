@@ -78,3 +78,17 @@ def test_payload_hash_ignores_key_order_and_whitespace() -> None:
     b = decode_body(json.dumps({"b": "x", "a": 1}, indent=4))
     assert payload_hash(a) == payload_hash(b)
     assert payload_hash(a) != payload_hash({"a": 2, "b": "x"})
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"amount": "1.00", "transaction_id": "t", "amount": "1000.00"}',
+        '{"a": {"x": 1, "x": 1}}',
+        '[{"k": 1, "k": 2}]',
+    ],
+)
+def test_a_body_with_two_members_of_one_name_is_invalid(body: str) -> None:
+    # Parsers disagree on which member wins: the body is refused rather than guessed at.
+    with pytest.raises(InvalidMessage, match="two members of the same name"):
+        decode_body(body)
