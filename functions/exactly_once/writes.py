@@ -37,11 +37,22 @@ def _typed(values: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
 @dataclass(frozen=True)
 class Add:
     """Add ``amounts`` to numeric attributes of one item, created if absent (a counter, a
-    balance). Adds of several messages to one item are summed into one write."""
+    balance). Adds of several messages to one item are summed into one write.
+
+    ``within``: bounds (low, high) an attribute must stay within after the add; the add is
+    refused with ``refusal`` rather than leave them (a balance kept to 64 bits).
+    """
 
     table: str
     key: Mapping[str, Any]
     amounts: Mapping[str, Number]
+    within: Mapping[str, tuple[Number, Number]] = field(default_factory=dict)
+    refusal: str = ""
+
+    def __post_init__(self) -> None:
+        unbounded = sorted(set(self.within) - set(self.amounts))
+        if unbounded:
+            raise ValueError(f"Add.within names attributes it does not add to: {unbounded}")
 
 
 @dataclass(frozen=True)
@@ -108,6 +119,7 @@ class _Counter:
     key: dict[str, dict[str, Any]]
     deltas: dict[str, Number] = field(default_factory=dict)
     needed: dict[str, Number] = field(default_factory=dict)  # attribute -> total taken
+    bounds: dict[str, tuple[Number, Number]] = field(default_factory=dict)
     sources: list[int] = field(default_factory=list)
     refusals: dict[int, str] = field(default_factory=dict)
 
@@ -117,6 +129,11 @@ class _Counter:
         if isinstance(write, Add):
             for name, amount in write.amounts.items():
                 self.deltas[name] = self.deltas.get(name, 0) + amount
+            for name, (low, high) in write.within.items():
+                known = self.bounds.get(name, (low, high))
+                self.bounds[name] = (max(low, known[0]), min(high, known[1]))
+                reason = write.refusal or f"{name} in {write.table} would leave [{low}, {high}]"
+                self.refusals[source] = _joined(self.refusals.get(source), reason)
             return
         self.deltas[write.attribute] = self.deltas.get(write.attribute, 0) - write.amount
         self.needed[write.attribute] = self.needed.get(write.attribute, 0) + write.amount
@@ -139,10 +156,20 @@ class _Counter:
             "ExpressionAttributeValues": values,
         }
         conditions = []
+        placeholders = {v: k for k, v in names.items()}
         for index, (name, needed) in enumerate(self.needed.items()):
-            placeholder = next(k for k, v in names.items() if v == name)
             values[f":n{index}"] = attribute_value(needed)
-            conditions.append(f"{placeholder} >= :n{index}")
+            conditions.append(f"{placeholders[name]} >= :n{index}")
+        for index, (name, (low, high)) in enumerate(self.bounds.items()):
+            # After the add, low <= value + delta <= high: bound the value before it.
+            delta = self.deltas.get(name, 0)
+            values[f":l{index}"] = attribute_value(low - delta)
+            values[f":h{index}"] = attribute_value(high - delta)
+            placeholder = placeholders[name]
+            between = f"{placeholder} BETWEEN :l{index} AND :h{index}"
+            if low <= delta <= high:  # an absent attribute starts from zero
+                between = f"(attribute_not_exists({placeholder}) OR {between})"
+            conditions.append(between)
         if conditions:
             update["ConditionExpression"] = " AND ".join(conditions)
         return PlannedItem({"Update": update}, tuple(self.sources), dict(self.refusals))

@@ -11,7 +11,7 @@ from typing import Any
 
 from exactly_once import Add, Write
 
-from .model import LedgerTransaction, parse_transaction
+from .model import MAX_CENTS, MIN_CENTS, LedgerTransaction, parse_transaction
 
 ACCOUNT_ID = "account_id"
 CURRENCY = "currency"
@@ -59,6 +59,8 @@ class LedgerAtomicEffect:
                 self.table_name,
                 {ACCOUNT_ID: message.account_id, CURRENCY: message.currency},
                 {BALANCE_CENTS: message.amount_cents, TRANSACTIONS: 1},
+                within={BALANCE_CENTS: (MIN_CENTS, MAX_CENTS)},
+                refusal="the balance would leave the 64-bit range in cents",
             )
         ]
 

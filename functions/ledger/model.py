@@ -13,6 +13,7 @@ from exactly_once import InvalidMessage
 from .currencies import ISO_4217
 
 MAX_CENTS = 2**63 - 1  # balances are 64-bit cents in every system the ledger feeds
+MIN_CENTS = -(2**63)
 _ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,127}$"
 FIELDS = ("transaction_id", "account_id", "amount", "currency")
 _AMOUNT = re.compile(r"^-?(0|[1-9][0-9]*)(\.[0-9]{1,2})?$")
@@ -22,7 +23,11 @@ _MAX_INTEGER_DIGITS = 17
 
 
 class LedgerTransaction(BaseModel):
-    """One credit (positive amount) or debit (negative amount) to an account."""
+    """One credit (positive amount) or debit (negative amount) to an account.
+
+    Amounts and balances stay within signed 64-bit cents: an amount outside is invalid, and
+    a transaction that would take a balance outside is refused (``LedgerAtomicEffect``).
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
@@ -41,7 +46,7 @@ class LedgerTransaction(BaseModel):
         cents = cls._cents_of(value)
         if cents == 0:
             raise ValueError("must not be zero")
-        if abs(cents) > MAX_CENTS:
+        if not MIN_CENTS <= cents <= MAX_CENTS:
             raise ValueError("exceeds the 64-bit range in cents")
         return value
 

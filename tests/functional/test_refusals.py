@@ -428,3 +428,33 @@ def test_leased_a_write_dynamodb_refuses_as_invalid_is_dead_lettered_at_once() -
         assert letter.document()["transaction_id"] == "t2" and letter.outcome == "refused"
         assert "ValidationException" in str(letter.reason)
         assert sorted(outcomes_of(handler).values()) == ["processed", "refused"]
+
+
+def test_a_credit_that_would_take_a_balance_past_64_bits_is_refused() -> None:
+    with mock_aws():
+        # GIVEN a ledger, and two credits of the largest amount to one account in a batch
+        ledger = create_consumer_resources(
+            boto3.client("dynamodb", region_name=REGION),
+            boto3.client("sqs", region_name=REGION),
+            key_prefix="ledger-v1",
+            key_path="transaction_id",
+        )
+        ledger.table("ledger", "account_id", "currency", env="LEDGER_TABLE_NAME")
+        handler = ledger.handler(ledger_effect)
+        big = {"account_id": "a", "amount": "92233720368547758.07", "currency": "USD"}
+        # WHEN they arrive together (one merged ADD), then a third on its own
+        response = ledger.deliver(
+            handler, {"transaction_id": "t1", **big}, {"transaction_id": "t2", **big}
+        )
+        ledger.deliver(handler, {"transaction_id": "t3", **big})
+        # THEN the first is applied; the others are refused, and the balance stays 64-bit
+        assert response == {"batchItemFailures": []}
+        [balance] = ledger.items("ledger")
+        assert balance["balance_cents"]["N"] == str(2**63 - 1)
+        assert balance["transaction_count"]["N"] == "1"
+        refused = {
+            letter.document()["transaction_id"]: letter.reason for letter in ledger.dead_letters()
+        }
+        assert refused == dict.fromkeys(
+            ["t2", "t3"], "the balance would leave the 64-bit range in cents"
+        )

@@ -82,10 +82,21 @@ def test_one_update_per_balance_even_with_several_transactions() -> None:
     eur = by_currency["EUR"].item["Update"]
     assert eur["UpdateExpression"] == "ADD #a0 :a0, #a1 :a1"
     assert eur["ExpressionAttributeNames"] == {"#a0": "balance_cents", "#a1": "transaction_count"}
-    assert eur["ExpressionAttributeValues"] == {":a0": {"N": "300"}, ":a1": {"N": "2"}}
+    values = eur["ExpressionAttributeValues"]
+    assert (values[":a0"], values[":a1"]) == ({"N": "300"}, {"N": "2"})
+    # AND the balance stays within 64-bit cents after the update
+    assert eur["ConditionExpression"] == "(attribute_not_exists(#a0) OR #a0 BETWEEN :l0 AND :h0)"
+    assert values[":h0"] == {"N": str(MAX_CENTS - 300)}
     assert by_currency["EUR"].sources == (0, 1)
     assert by_currency["USD"].item["Update"]["ExpressionAttributeValues"][":a0"] == {"N": "400"}
     assert by_currency["USD"].sources == (2,)
+
+
+def test_the_full_signed_64_bit_range_is_accepted() -> None:
+    lowest = parse_transaction(tx(amount="-92233720368547758.08"))
+    assert lowest.amount_cents == -(2**63)
+    with pytest.raises(InvalidMessage, match="64-bit"):
+        parse_transaction(tx(amount="-92233720368547758.09"))
 
 
 def test_the_payload_hash_follows_the_amount_not_its_spelling() -> None:
