@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from exactly_once import Add, Write
+from botocore.exceptions import ClientError
+
+from exactly_once import Add, Refused, Write
 
 from .model import MAX_CENTS, MIN_CENTS, LedgerTransaction, parse_transaction
 
@@ -18,6 +20,7 @@ CURRENCY = "currency"
 BALANCE_CENTS = "balance_cents"
 TRANSACTIONS = "transaction_count"
 
+BALANCE_BOUND_REFUSAL = "the balance would leave the 64-bit range in cents"
 _ADD = "ADD #balance :delta, #count :count"
 _NAMES = {"#balance": BALANCE_CENTS, "#count": TRANSACTIONS}
 
@@ -60,7 +63,7 @@ class LedgerAtomicEffect:
                 {ACCOUNT_ID: message.account_id, CURRENCY: message.currency},
                 {BALANCE_CENTS: message.amount_cents, TRANSACTIONS: 1},
                 within={BALANCE_CENTS: (MIN_CENTS, MAX_CENTS)},
-                refusal="the balance would leave the 64-bit range in cents",
+                refusal=BALANCE_BOUND_REFUSAL,
             )
         ]
 
@@ -84,10 +87,24 @@ class LedgerLeasedEffect:
         return payload_of(message)
 
     def apply(self, message: LedgerTransaction, idempotency_key: str, attempt: int) -> None:
-        self._client.update_item(
-            TableName=self.table_name,
-            Key=_key(message.account_id, message.currency),
-            UpdateExpression=_ADD,
-            ExpressionAttributeNames=_NAMES,
-            ExpressionAttributeValues=_values(message.amount_cents, 1),
-        )
+        delta = message.amount_cents
+        try:
+            self._client.update_item(
+                TableName=self.table_name,
+                Key=_key(message.account_id, message.currency),
+                UpdateExpression=_ADD,
+                # The balance stays within 64-bit cents, as in atomic mode.
+                ConditionExpression=(
+                    "attribute_not_exists(#balance) OR #balance BETWEEN :low AND :high"
+                ),
+                ExpressionAttributeNames=_NAMES,
+                ExpressionAttributeValues={
+                    **_values(delta, 1),
+                    ":low": {"N": str(MIN_CENTS - delta)},
+                    ":high": {"N": str(MAX_CENTS - delta)},
+                },
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                raise Refused(BALANCE_BOUND_REFUSAL) from exc
+            raise

@@ -403,7 +403,7 @@ def test_a_fair_queue_refusal_reaches_its_standard_dlq_without_fifo_parameters()
 
 def test_leased_a_write_dynamodb_refuses_as_invalid_is_dead_lettered_at_once() -> None:
     with mock_aws():
-        # GIVEN the ledger in leased mode, and a balance that is not a number
+        # GIVEN the ledger in leased mode, and a transaction count that is not a number
         ledger = create_consumer_resources(
             boto3.client("dynamodb", region_name=REGION),
             boto3.client("sqs", region_name=REGION),
@@ -417,7 +417,8 @@ def test_leased_a_write_dynamodb_refuses_as_invalid_is_dead_lettered_at_once() -
             Item={
                 "account_id": {"S": "broken"},
                 "currency": {"S": "EUR"},
-                "balance_cents": {"S": "oops"},
+                "balance_cents": {"N": "0"},
+                "transaction_count": {"S": "oops"},
             },
         )
         handler = ledger.handler(ledger_effect)
@@ -463,3 +464,21 @@ def test_a_credit_that_would_take_a_balance_past_64_bits_is_refused() -> None:
         assert refused == dict.fromkeys(
             ["t2", "t3"], "the balance would leave the 64-bit range in cents"
         )
+
+
+def test_leased_a_credit_past_64_bits_is_refused_too() -> None:
+    with mock_aws():
+        ledger = create_consumer_resources(
+            boto3.client("dynamodb", region_name=REGION),
+            boto3.client("sqs", region_name=REGION),
+            key_prefix="ledger-v1",
+            key_path="transaction_id",
+            mode="leased",
+        )
+        ledger.table("ledger", "account_id", "currency", env="LEDGER_TABLE_NAME")
+        handler = ledger.handler(ledger_effect)
+        big = {"account_id": "a", "amount": "92233720368547758.07", "currency": "USD"}
+        ledger.deliver(handler, {"transaction_id": "t1", **big}, {"transaction_id": "t2", **big})
+        assert sorted(outcomes_of(handler).values()) == ["processed", "refused"]
+        [balance] = ledger.items("ledger")
+        assert balance["balance_cents"]["N"] == str(2**63 - 1)
