@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
 from .clock import Clock
 from .config import ExactlyOnceConfig
@@ -174,12 +174,18 @@ class AtomicConsumer(Generic[M]):
             admitted = admit(record, self._config.key, self._effect.parse, self._payload)
             if isinstance(admitted, Decision):
                 batch.decisions[record["messageId"]] = admitted
-            elif admitted.record_id in leaders:
-                followers.append(admitted)
-            elif self._collect_writes(admitted, batch):
+            elif admitted.record_id not in leaders:
                 leaders[admitted.record_id] = admitted
+                self._collect_writes(admitted, batch)  # decided at once if it cannot go
+            elif batch.fifo and admitted.payload_hash != leaders[admitted.record_id].payload_hash:
+                # Decided now, before anything commits, so that held_back keeps the rest of
+                # its group behind it: FIFO order holds whatever its leader's outcome.
+                why = "same key as an earlier message of this batch with another payload"
+                batch.decide(admitted, Outcome.FAILED, why + "; retried after it")
+            else:
+                followers.append(admitted)
 
-        pending = list(leaders.values())
+        pending = [c for c in leaders.values() if c.message_id not in batch.decisions]
         # Standard queues: chunks of a fixed size. FIFO: the batch (at most 10 messages) in
         # one transaction, so no later message of a group commits while an earlier one fails.
         size = len(pending) if batch.fifo else self._per_transaction
@@ -212,17 +218,18 @@ class AtomicConsumer(Generic[M]):
         if delay > 0:
             self._sleep(delay)
 
-    def _collect_writes(self, candidate: Candidate[M], batch: _Batch[M]) -> bool:
-        """The message's effect writes; False when it is already decided (refused, failed)."""
+    def _collect_writes(self, candidate: Candidate[M], batch: _Batch[M]) -> None:
+        """The message's effect writes, checked alone; or its decision when it cannot go."""
         try:
-            batch.writes[candidate.message_id] = list(self._effect.writes(candidate.message))
+            writes = list(self._effect.writes(candidate.message))
+            plan([writes])  # a write built wrongly fails its own message, not the batch
         except Refused as exc:
             batch.decide(candidate, Outcome.REFUSED, exc.reason)
-            return False
+            return
         except Exception as exc:  # noqa: BLE001 - one message's effect bug fails that message
             batch.decide(candidate, Outcome.FAILED, f"effect raised {exc!r}")
-            return False
-        return True
+            return
+        batch.writes[candidate.message_id] = writes
 
     def _record(self, candidate: Candidate[M], now: float) -> IdempotencyRecord:
         return IdempotencyRecord(
@@ -240,10 +247,10 @@ class AtomicConsumer(Generic[M]):
         records = [self._record(candidate, now) for candidate in candidates]
         try:
             effect_items = plan([batch.writes[c.message_id] for c in candidates])
-        except (TypeError, ValueError) as exc:  # a write the effect built wrongly
+        except Exception as exc:  # noqa: BLE001 - e.g. merged sums past DynamoDB's precision
             if len(candidates) > 1:
                 return _halves(candidates)
-            batch.fail(candidates, f"effect writes unusable: {exc}")
+            batch.fail(candidates, f"effect writes unusable: {exc!r}")
             return []
         items = [self._store.completed_put(record, now) for record in records]
         items += [planned.item for planned in effect_items]
@@ -256,7 +263,7 @@ class AtomicConsumer(Generic[M]):
             code = error.get("Code")
             if code == "TransactionCanceledException":
                 return self._sort_cancellation(chunk, effect_items, exc.response, now, batch)
-            if code == "ValidationException":
+            if code == "ValidationException" and not _about_configuration(error):
                 # The request as a whole (e.g. two writes to one item): narrow it down.
                 if len(candidates) > 1:
                     return _halves(candidates)
@@ -264,6 +271,11 @@ class AtomicConsumer(Generic[M]):
                 batch.decide(candidates[0], Outcome.REFUSED, why)
                 return []
             batch.fail(candidates, f"{code}: {error.get('Message')}")
+            return []
+        except ParamValidationError as exc:  # refused before it left: a malformed write
+            if len(candidates) > 1:
+                return _halves(candidates)
+            batch.decide(candidates[0], Outcome.REFUSED, f"the effect's write is malformed: {exc}")
             return []
         except BotoCoreError as exc:
             batch.fail(candidates, f"DynamoDB unreachable: {exc}")
@@ -284,7 +296,8 @@ class AtomicConsumer(Generic[M]):
         """Decide the messages the reasons blame; return the rest to try again."""
         candidates = chunk.candidates
         reasons = list(response.get("CancellationReasons") or [])
-        reasons += [{}] * (len(candidates) + len(effect_items) - len(reasons))
+        if len(reasons) != len(candidates) + len(effect_items):
+            reasons = [{}] * (len(candidates) + len(effect_items))  # unusable: none to trust
         record_reasons, item_reasons = reasons[: len(candidates)], reasons[len(candidates) :]
         decided: set[int] = set()
         ambiguous = False
@@ -306,11 +319,14 @@ class AtomicConsumer(Generic[M]):
             transient |= code in _TRANSIENT
             if code in (None, "None") or code in _TRANSIENT:
                 continue  # not this item's fault
-            at_fault = [source for source in planned.sources if source not in decided]
-            if len(at_fault) != 1:
-                ambiguous |= len(at_fault) > 1  # merged writes of several messages
+            if len(planned.sources) > 1:
+                # Merged writes of several messages: the failed condition summed them all,
+                # so no one of them is at fault yet. Without those decided above it may pass.
+                ambiguous = True
                 continue
-            [source] = at_fault
+            [source] = planned.sources
+            if source in decided:
+                continue
             if code == "ConditionalCheckFailed":
                 why = planned.refusals.get(source) or f"a condition on {planned.table} failed"
             else:  # ValidationError, ItemCollectionSizeLimitExceeded: the write itself is bad
@@ -321,8 +337,8 @@ class AtomicConsumer(Generic[M]):
         rest = [c for index, c in enumerate(candidates) if index not in decided]
         if not rest:
             return []
-        if decided and not ambiguous:
-            return [_Chunk(rest)]  # progress: the rest goes again at once
+        if decided:
+            return [_Chunk(rest)]  # progress: the rest goes again at once, planned anew
         if (ambiguous or not transient) and len(rest) > 1:
             # Several messages share the failed item, or no reason says who is at fault:
             # narrow it down rather than fail the innocent.
@@ -380,6 +396,16 @@ class AtomicConsumer(Generic[M]):
         if verdict is Verdict.CLAIMABLE:
             return Decision(Outcome.FAILED, follower.record_id, "key state changed; retry later")
         return Decision(_VERDICT_OUTCOME[verdict], follower.record_id, _explain(verdict, existing))
+
+
+# ValidationException messages that say the deployment is wrong, not one message: retried
+# (and alarmed on) rather than dead-lettering every message as refused.
+_CONFIGURATION_ERRORS = ("does not match the schema", "Requested resource not found")
+
+
+def _about_configuration(error: Mapping[str, Any]) -> bool:
+    message = str(error.get("Message", ""))
+    return any(marker in message for marker in _CONFIGURATION_ERRORS)
 
 
 def _halves(candidates: list[Candidate[M]]) -> list[_Chunk[M]]:

@@ -124,16 +124,12 @@ class LeasedConsumer(Generic[M]):
             self._effect.apply(candidate.message, candidate.record_id, attempt)
         except Refused as exc:
             # No COMPLETED record: a redrive after the cause is fixed is evaluated again.
-            self._release_quietly(candidate.record_id, owner, self._clock.now())
+            if not self._release_quietly(candidate.record_id, owner, self._clock.now()):
+                # Another invocation took the key meanwhile and may apply it: not ours to
+                # dead-letter; the retry finds its outcome.
+                why = f"refused ({exc.reason}), but the lease was lost meanwhile; retry"
+                return Decision(Outcome.FAILED, candidate.record_id, why)
             return Decision(Outcome.REFUSED, candidate.record_id, exc.reason)
-        except ClientError as exc:
-            self._release_quietly(candidate.record_id, owner, self._clock.now())
-            error = exc.response.get("Error", {})
-            if error.get("Code") == "ValidationException":  # no retry can succeed
-                message = error.get("Message")
-                why = f"DynamoDB refused the effect's write (ValidationException): {message}"
-                return Decision(Outcome.REFUSED, candidate.record_id, why)
-            return Decision(Outcome.FAILED, candidate.record_id, f"effect raised {exc!r}")
         except Exception as exc:  # noqa: BLE001 - any effect failure means "retry later"
             self._release_quietly(candidate.record_id, owner, self._clock.now())
             return Decision(Outcome.FAILED, candidate.record_id, f"effect raised {exc!r}")
@@ -164,9 +160,13 @@ class LeasedConsumer(Generic[M]):
         why = f"key leased by {existing.lease_owner} until {existing.lease_expiry_ms} ms"
         return Decision(Outcome.IN_PROGRESS, candidate.record_id, why)
 
-    def _release_quietly(self, record_id: str, owner: str, now: float) -> None:
-        """Free the key for a retry; if that fails the lease simply runs out."""
+    def _release_quietly(self, record_id: str, owner: str, now: float) -> bool:
+        """Free the key for a retry; if that fails the lease simply runs out. False when
+        another invocation holds the key now."""
         try:
             self._store.release(record_id, owner, now)
-        except (LeaseLost, *_AWS_ERRORS):
+        except LeaseLost:
+            return False
+        except _AWS_ERRORS:
             pass
+        return True

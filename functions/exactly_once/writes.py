@@ -16,10 +16,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Any
 
-from boto3.dynamodb.types import TypeSerializer
+from boto3.dynamodb.types import DYNAMODB_CONTEXT, TypeSerializer
 
 _SERIALIZER = TypeSerializer()
 Number = int | Decimal
@@ -119,6 +119,7 @@ class _Counter:
     key: dict[str, dict[str, Any]]
     deltas: dict[str, Number] = field(default_factory=dict)
     needed: dict[str, Number] = field(default_factory=dict)  # attribute -> total taken
+    lowered: dict[str, Number] = field(default_factory=dict)  # attribute -> negative adds
     bounds: dict[str, tuple[Number, Number]] = field(default_factory=dict)
     sources: list[int] = field(default_factory=list)
     refusals: dict[int, str] = field(default_factory=dict)
@@ -129,6 +130,8 @@ class _Counter:
         if isinstance(write, Add):
             for name, amount in write.amounts.items():
                 self.deltas[name] = self.deltas.get(name, 0) + amount
+                if amount < 0:
+                    self.lowered[name] = self.lowered.get(name, 0) - amount
             for name, (low, high) in write.within.items():
                 known = self.bounds.get(name, (low, high))
                 self.bounds[name] = (max(low, known[0]), min(high, known[1]))
@@ -158,7 +161,10 @@ class _Counter:
         conditions = []
         placeholders = {v: k for k, v in names.items()}
         for index, (name, needed) in enumerate(self.needed.items()):
-            values[f":n{index}"] = attribute_value(needed)
+            # Every decrease of a taken attribute counts, as if the takes came last: the
+            # condition may be stricter than one order of the messages needs (then the
+            # batch is split and tried in order), never looser.
+            values[f":n{index}"] = attribute_value(needed + self.lowered.get(name, 0))
             conditions.append(f"{placeholders[name]} >= :n{index}")
         for index, (name, (low, high)) in enumerate(self.bounds.items()):
             # After the add, low <= value + delta <= high: bound the value before it.
@@ -188,6 +194,11 @@ def plan(writes_per_message: Sequence[Iterable[Write]]) -> list[PlannedItem]:
 
     ``writes_per_message[i]`` are the writes of the batch's i-th message.
     """
+    with localcontext(DYNAMODB_CONTEXT):  # DynamoDB's 38 digits; inexact sums raise
+        return _plan(writes_per_message)
+
+
+def _plan(writes_per_message: Sequence[Iterable[Write]]) -> list[PlannedItem]:
     counters: dict[str, _Counter] = {}
     planned: list[PlannedItem] = []
     for source, writes in enumerate(writes_per_message):

@@ -105,6 +105,11 @@ class LedgerLeasedEffect:
                 },
             )
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            error = exc.response.get("Error", {})
+            if error.get("Code") == "ConditionalCheckFailedException":
                 raise Refused(BALANCE_BOUND_REFUSAL) from exc
+            if error.get("Code") == "ValidationException":
+                # This one write is the whole effect: nothing was applied, no retry helps.
+                why = f"DynamoDB refused the balance update: {error.get('Message')}"
+                raise Refused(why) from exc
             raise

@@ -16,7 +16,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from exactly_once import ManualClock, Refused
+from exactly_once import Add, ManualClock, Refused, Take, TransactItem
 from exactly_once_local.moto_resources import (
     REGION,
     ConsumerResources,
@@ -401,7 +401,7 @@ def test_a_fair_queue_refusal_reaches_its_standard_dlq_without_fifo_parameters()
         assert [e.get("MessageGroupId") for e in sent] == [None]
 
 
-def test_leased_a_write_dynamodb_refuses_as_invalid_is_dead_lettered_at_once() -> None:
+def test_leased_the_ledger_refuses_a_balance_update_dynamodb_rejects_as_invalid() -> None:
     with mock_aws():
         # GIVEN the ledger in leased mode, and a transaction count that is not a number
         ledger = create_consumer_resources(
@@ -432,7 +432,7 @@ def test_leased_a_write_dynamodb_refuses_as_invalid_is_dead_lettered_at_once() -
         assert response == {"batchItemFailures": []}
         [letter] = ledger.dead_letters()
         assert letter.document()["transaction_id"] == "t2" and letter.outcome == "refused"
-        assert "ValidationException" in str(letter.reason)
+        assert "DynamoDB refused the balance update" in str(letter.reason)
         assert sorted(outcomes_of(handler).values()) == ["processed", "refused"]
 
 
@@ -482,3 +482,133 @@ def test_leased_a_credit_past_64_bits_is_refused_too() -> None:
         assert sorted(outcomes_of(handler).values()) == ["processed", "refused"]
         [balance] = ledger.items("ledger")
         assert balance["balance_cents"]["N"] == str(2**63 - 1)
+
+
+def test_a_duplicate_sharing_a_merged_take_does_not_get_an_innocent_order_refused(
+    orders: ConsumerResources,
+) -> None:
+    # GIVEN 5 in stock and o-1 (2) already applied: 3 left
+    stock(orders, **{"sku-1": 5})
+    handler = orders.handler(OrdersEffect.from_setup)
+    orders.deliver(handler, order("o-1", "sku-1", 2))
+    # WHEN o-1 is redelivered beside a new order of 2 (one merged take of 4 fails)
+    orders.deliver(handler, order("o-1", "sku-1", 2), order("o-2", "sku-1", 2))
+    # THEN o-1 is a duplicate and o-2, which fits in the 3 left, is processed
+    assert sorted(outcomes_of(handler).values()) == ["duplicate", "processed"]
+    assert stock_of(orders, "sku-1") == 1
+
+
+@dataclass
+class CounterEffect:
+    """Debits (a negative Add) and takes on one counter."""
+
+    table: str
+
+    def parse(self, document: dict[str, Any]) -> dict[str, Any]:
+        return document
+
+    def writes(self, message: dict[str, Any]) -> list[Any]:
+        if message["kind"] == "debit":
+            return [Add(self.table, {"sku": "x"}, {"stock": -message["n"]})]
+        return [Take(self.table, {"sku": "x"}, "stock", message["n"], refusal="short")]
+
+
+def test_a_take_merged_with_a_debit_never_takes_the_counter_below_zero(
+    orders: ConsumerResources,
+) -> None:
+    # GIVEN 4 in stock, a debit of 3 and a take of 3 in one batch (one merged write)
+    stock(orders, x=4)
+    handler = orders.handler(CounterEffect(orders.tables["inventory"]))
+    orders.deliver(
+        handler,
+        {"order_id": "a", "kind": "debit", "n": 3},
+        {"order_id": "b", "kind": "take", "n": 3},
+    )
+    # THEN the debit is applied, and the take, which no longer fits, refused
+    assert stock_of(orders, "x") == 1
+    assert sorted(outcomes_of(handler).values()) == ["processed", "refused"]
+
+
+class ExtraReasons:
+    """A client whose cancellations carry more reasons than the transaction had items."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def transact_write_items(self, **kwargs: Any) -> Any:
+        try:
+            return self._client.transact_write_items(**kwargs)
+        except ClientError as exc:
+            exc.response["CancellationReasons"] = [
+                *exc.response.get("CancellationReasons", []),
+                {"Code": "None"},
+            ]
+            raise
+
+
+def test_cancellation_reasons_that_do_not_match_the_items_are_not_trusted(
+    orders: ConsumerResources,
+) -> None:
+    stock(orders, **{"sku-1": 0, "sku-2": 5})
+    handler = orders.handler(OrdersEffect.from_setup)
+    handler._dynamodb = ExtraReasons(orders.dynamodb)
+    response = orders.deliver(handler, order("o-1", "sku-1"), order("o-2", "sku-2"))
+    # THEN no exception fails the batch: the chunk is narrowed, o-2 applied, o-1 retried
+    assert accepted(orders) == {"o-2"}
+    assert len(response["batchItemFailures"]) == 1
+
+
+@dataclass
+class MalformedEffect:
+    """One message's raw item is malformed (a float where DynamoDB wants a string)."""
+
+    table: str
+
+    def parse(self, document: dict[str, Any]) -> dict[str, Any]:
+        return document
+
+    def writes(self, message: dict[str, Any]) -> list[Any]:
+        if message["order_id"] == "bad":
+            item = {"sku": {"S": "z"}, "stock": {"N": 1.5}}
+            return [TransactItem({"Put": {"TableName": self.table, "Item": item}})]
+        return [Add(self.table, {"sku": message["order_id"]}, {"stock": 1})]
+
+
+def test_a_malformed_write_refuses_only_its_own_message(orders: ConsumerResources) -> None:
+    handler = orders.handler(MalformedEffect(orders.tables["inventory"]))
+    orders.deliver(handler, {"order_id": "g1"}, {"order_id": "bad"}, {"order_id": "g2"})
+    assert sorted(outcomes_of(handler).values()) == ["processed", "processed", "refused"]
+    [letter] = orders.dead_letters()
+    assert letter.document() == {"order_id": "bad"}
+    assert str(letter.reason).startswith("the effect's write is malformed")
+
+
+def test_fifo_a_later_copy_of_a_refused_key_with_another_payload_holds_its_group_back() -> None:
+    with mock_aws():
+        # GIVEN a FIFO group: o-1 x3 (short), o-1 x1 (same key, other payload), then o-2
+        resources = orders_resources(fifo=True)
+        stock(resources, **{"sku-1": 1, "sku-2": 5})
+        handler = resources.handler(OrdersEffect.from_setup)
+        response = resources.deliver(
+            handler, order("o-1", "sku-1", 3), order("o-1", "sku-1", 1), order("o-2", "sku-2")
+        )
+        # THEN nothing after the retried copy commits ahead of it: o-2 waits its turn
+        assert stock_of(resources, "sku-2") == 5
+        assert len(response["batchItemFailures"]) == 2
+
+
+def test_two_copies_refused_from_the_message_alone_are_dead_lettered_once(
+    orders: ConsumerResources,
+) -> None:
+    stock(orders, **{"sku-1": 100})
+    handler = orders.handler(
+        LimitedOrders(
+            inventory_table=orders.tables["inventory"], orders_table=orders.tables["orders"]
+        )
+    )
+    orders.deliver(handler, order("o-1", "sku-1", 9), order("o-1", "sku-1", 9))
+    assert sorted(outcomes_of(handler).values()) == ["duplicate", "refused"]
+    assert len(orders.dead_letters()) == 1
