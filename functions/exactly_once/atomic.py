@@ -300,6 +300,7 @@ class AtomicConsumer(Generic[M]):
             reasons = [{}] * (len(candidates) + len(effect_items))  # unusable: none to trust
         record_reasons, item_reasons = reasons[: len(candidates)], reasons[len(candidates) :]
         decided: set[int] = set()
+        changed: set[int] = set()  # their record changed under them: not to be blamed now
         ambiguous = False
         transient = False
         for index, (candidate, reason) in enumerate(zip(candidates, record_reasons, strict=True)):
@@ -309,6 +310,7 @@ class AtomicConsumer(Generic[M]):
                     decided.add(index)
                 else:
                     transient = True  # the record changed since the condition was checked
+                    changed.add(index)
             elif code == "ValidationError":
                 why = f"DynamoDB refused the record as invalid: {reason.get('Message')}"
                 batch.decide(candidate, Outcome.REFUSED, why)
@@ -325,7 +327,7 @@ class AtomicConsumer(Generic[M]):
                 ambiguous = True
                 continue
             [source] = planned.sources
-            if source in decided:
+            if source in decided or source in changed:
                 continue
             if code == "ConditionalCheckFailed":
                 why = planned.refusals.get(source) or f"a condition on {planned.table} failed"
