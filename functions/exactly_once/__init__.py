@@ -16,6 +16,7 @@ from .batch import ExactlyOnceBatchHandler
 from .clock import Clock, ManualClock, SystemClock
 from .config import ExactlyOnceConfig
 from .dead_letters import DeadLetterQueue
+from .downstream import Downstream
 from .errors import (
     ConfigurationError,
     ExactlyOnceError,
@@ -42,6 +43,7 @@ __all__ = [
     "ConfigurationError",
     "DeadLetterQueue",
     "Decision",
+    "Downstream",
     "ExactlyOnceBatchHandler",
     "ExactlyOnceConfig",
     "ExactlyOnceError",

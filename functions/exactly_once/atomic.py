@@ -29,6 +29,7 @@ from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
 from .clock import Clock
 from .config import ExactlyOnceConfig
+from .downstream import attach_downstream
 from .errors import Refused
 from .messages import Candidate, Decision, admit, group_id_of, is_fifo, payload_hook
 from .outcomes import Outcome
@@ -207,6 +208,8 @@ class AtomicConsumer(Generic[M]):
             batch.decisions[follower.message_id] = self._follow(
                 follower, leaders[follower.record_id], batch, now
             )
+        # The leaders' sends cover their followers: same key, same payload.
+        attach_downstream(self._effect, leaders.values(), batch.decisions)
         return batch.decisions
 
     def _back_off(self, cancellations: int, remaining: int | None) -> None:

@@ -21,6 +21,7 @@ from aws_lambda_powertools.utilities.batch.base import BasePartialBatchProcessor
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from .dead_letters import DeadLetterQueue
+from .downstream import DownstreamSender
 from .errors import RetryLater
 from .messages import Decision, hold_back_after_group_failures, is_fifo
 from .telemetry import Telemetry
@@ -46,16 +47,25 @@ class ExactlyOnceBatchHandler:
     """The Lambda handler body: decide, move dead letters, report, answer SQS."""
 
     def __init__(
-        self, *, consumer: Consumer, dead_letters: DeadLetterQueue, telemetry: Telemetry
+        self,
+        *,
+        consumer: Consumer,
+        dead_letters: DeadLetterQueue,
+        telemetry: Telemetry,
+        downstream: DownstreamSender | None = None,
     ) -> None:
         self._consumer = consumer
         self._dead_letters = dead_letters
         self._telemetry = telemetry
+        # Sends through the dead letters' client (the same SQS client) unless told otherwise.
+        self._downstream = downstream or DownstreamSender(dead_letters.client)
         self.last_decisions: dict[str, Decision] = {}
 
     def __call__(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         records: list[dict[str, Any]] = list(event.get("Records") or [])
         decisions = self._consumer.decide(records, remaining_millis_of(context))
+        # After the commit, before the acknowledgement: a failed send fails its message.
+        decisions = self._downstream.send(records, decisions)
         if is_fifo(records):
             decisions = hold_back_after_group_failures(records, decisions)
         decisions = self._dead_letters.settle(records, decisions)

@@ -131,7 +131,7 @@ class DeadLetterQueue:
     """Sends dead letters in batches within SQS's limits; a failed send turns into a retry."""
 
     def __init__(self, client: Any, queue_url: str) -> None:
-        self._client = client
+        self.client = client
         self.queue_url = queue_url
         self.fifo = queue_url.endswith(".fifo")
 
@@ -159,7 +159,7 @@ class DeadLetterQueue:
             entries.append(entry)
         for chunk in _packed(entries):
             try:
-                response = self._client.send_message_batch(QueueUrl=self.queue_url, Entries=chunk)
+                response = self.client.send_message_batch(QueueUrl=self.queue_url, Entries=chunk)
                 for failure in response.get("Failed", []):
                     failed[by_entry_id[failure["Id"]]] = failure.get("Message", "")
             except Exception as exc:  # noqa: BLE001 - any failure to send means "not moved"

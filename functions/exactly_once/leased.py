@@ -19,6 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from .clock import Clock
 from .config import ExactlyOnceConfig
+from .downstream import attach_downstream
 from .errors import LeaseLost, Refused
 from .messages import Candidate, Decision, admit, is_fifo, payload_hook
 from .outcomes import Outcome
@@ -87,6 +88,8 @@ class LeasedConsumer(Generic[M]):
                 continue
             decision = self._process(admitted, remaining_millis())
             decisions[admitted.message_id] = decision
+            attach_downstream(self._effect, [admitted], decisions)
+            decision = decisions[admitted.message_id]
             if decision.outcome.is_item_failure and admitted.group_id is not None:
                 failed_groups.add(admitted.group_id)
         return decisions

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from .errors import InvalidMessage
 from .keys import KeySpec, decode_body, payload_hash
 from .outcomes import Outcome
+
+if TYPE_CHECKING:
+    from .downstream import Downstream
 
 M = TypeVar("M")
 
@@ -42,6 +45,8 @@ class Decision:
     outcome: Outcome
     record_id: str | None = None
     reason: str = ""
+    # What to send on to the next stage before this message is acknowledged.
+    downstream: tuple[Downstream, ...] = ()
 
 
 def group_id_of(record: Mapping[str, Any]) -> str | None:

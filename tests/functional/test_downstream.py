@@ -1,0 +1,158 @@
+"""Downstream messages: sent after the commit and before the acknowledgement, again on
+every duplicate, never for a refused message; two stages stay exactly-once end to end."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from exactly_once import Downstream, Setup
+from exactly_once_local.moto_resources import (
+    REGION,
+    ConsumerResources,
+    create_consumer_resources,
+    outcomes_of,
+)
+from ledger.bootstrap import ledger_effect
+from orders.effect import INVENTORY_TABLE_ENV, ORDERS_TABLE_ENV, OrdersEffect
+from orders.model import Order
+
+pytestmark = pytest.mark.usefixtures("aws")
+UNIT_PRICE_CENTS = 250
+
+
+class ChargingOrders(OrdersEffect):
+    """Orders that charge the customer in the ledger: one transaction per accepted order,
+    its id derived from the order's (``order:{order_id}``), never generated."""
+
+    def __init__(self, setup: Setup) -> None:
+        super().__init__(
+            inventory_table=setup.env(INVENTORY_TABLE_ENV),
+            orders_table=setup.env(ORDERS_TABLE_ENV),
+        )
+        self.ledger_queue_url = setup.env("LEDGER_QUEUE_URL")
+
+    def downstream(self, order: Order) -> list[Downstream]:
+        cents = order.quantity * UNIT_PRICE_CENTS
+        charge = {
+            "transaction_id": f"order:{order.order_id}",
+            "account_id": "customer-1",
+            "amount": f"{cents // 100}.{cents % 100:02d}",
+            "currency": "EUR",
+        }
+        return [Downstream(self.ledger_queue_url, charge)]
+
+
+class RandomIds(ChargingOrders):
+    def downstream(self, order: Order) -> list[Downstream]:
+        return [Downstream(self.ledger_queue_url, {"transaction_id": str(uuid.uuid4())})]
+
+
+def two_stages() -> tuple[ConsumerResources, ConsumerResources]:
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    sqs = boto3.client("sqs", region_name=REGION)
+    ledger = create_consumer_resources(
+        dynamodb, sqs, key_prefix="ledger-v1", key_path="transaction_id"
+    )
+    ledger.table("ledger", "account_id", "currency", env="LEDGER_TABLE_NAME")
+    orders = create_consumer_resources(dynamodb, sqs, key_prefix="orders-v1", key_path="order_id")
+    orders.table("inventory", "sku", env=INVENTORY_TABLE_ENV)
+    orders.table("orders", "order_id", env=ORDERS_TABLE_ENV)
+    orders.environment["LEDGER_QUEUE_URL"] = ledger.queue_url
+    dynamodb.put_item(
+        TableName=orders.tables["inventory"], Item={"sku": {"S": "s"}, "stock": {"N": "5"}}
+    )
+    return orders, ledger
+
+
+def sent_to(resources: ConsumerResources) -> list[str]:
+    """Drain the stage's source queue: the bodies sent to it."""
+    bodies: list[str] = []
+    while True:
+        batch = resources.sqs.receive_message(
+            QueueUrl=resources.queue_url, MaxNumberOfMessages=10
+        ).get("Messages", [])
+        if not batch:
+            return bodies
+        for message in batch:
+            bodies.append(message["Body"])
+            resources.sqs.delete_message(
+                QueueUrl=resources.queue_url, ReceiptHandle=message["ReceiptHandle"]
+            )
+
+
+def order(order_id: str, quantity: int = 1) -> dict[str, Any]:
+    return {"order_id": order_id, "sku": "s", "quantity": quantity}
+
+
+def test_an_accepted_order_sends_its_charge_and_sends_it_again_when_redelivered() -> None:
+    with mock_aws():
+        orders, ledger = two_stages()
+        handler = orders.handler(ChargingOrders)
+        orders.deliver(handler, order("o-1", 2))
+        orders.deliver(handler, order("o-1", 2))  # the ack was lost: a duplicate
+        assert sorted(outcomes_of(handler).values()) == ["duplicate"]
+        charges = [json.loads(body) for body in sent_to(ledger)]
+        # THEN the same charge twice: the ledger absorbs the repeat by its transaction id
+        assert charges == [charges[0], charges[0]]
+        assert charges[0]["transaction_id"] == "order:o-1" and charges[0]["amount"] == "5.00"
+
+
+def test_a_refused_or_invalid_order_sends_nothing() -> None:
+    with mock_aws():
+        orders, ledger = two_stages()
+        handler = orders.handler(ChargingOrders)
+        orders.deliver(handler, order("o-big", 50), "not json")
+        assert sorted(outcomes_of(handler).values()) == ["invalid", "refused"]
+        assert sent_to(ledger) == []
+
+
+def test_a_failed_send_fails_the_order_and_its_redelivery_sends_it() -> None:
+    with mock_aws():
+        orders, ledger = two_stages()
+        handler = orders.handler(ChargingOrders, LEDGER_QUEUE_URL=ledger.queue_url + "-gone")
+        response = orders.deliver(handler, order("o-1"))
+        # THEN the order's effect is committed but it is not acknowledged
+        [failed] = response["batchItemFailures"]
+        assert "downstream send failed" in handler.last_decisions[failed["itemIdentifier"]].reason
+        assert len(orders.items("orders")) == 1
+        # WHEN it comes back (a duplicate now) with the queue reachable
+        fixed = orders.handler(ChargingOrders)
+        assert orders.deliver(fixed, order("o-1")) == {"batchItemFailures": []}
+        assert [json.loads(b)["transaction_id"] for b in sent_to(ledger)] == ["order:o-1"]
+
+
+def test_downstream_messages_that_change_between_calls_are_not_sent() -> None:
+    with mock_aws():
+        orders, ledger = two_stages()
+        handler = orders.handler(RandomIds)
+        response = orders.deliver(handler, order("o-1"))
+        [failed] = response["batchItemFailures"]
+        assert "differ between two calls" in handler.last_decisions[failed["itemIdentifier"]].reason
+        assert sent_to(ledger) == []
+
+
+def test_two_stages_charge_every_accepted_order_exactly_once_through_redeliveries() -> None:
+    with mock_aws():
+        # GIVEN 5 in stock and orders for 1, 2, 3 and 1: the third does not fit
+        orders, ledger = two_stages()
+        orders_handler = orders.handler(ChargingOrders)
+        ledger_handler = ledger.handler(ledger_effect)
+        batch = [order("o-1", 1), order("o-2", 2), order("o-3", 3), order("o-4", 1)]
+        # WHEN every order is delivered twice, and every charge the ledger receives twice
+        orders.deliver(orders_handler, *batch)
+        orders.deliver(orders_handler, *reversed(batch))
+        charges = sent_to(ledger)
+        ledger.deliver(ledger_handler, *charges)
+        ledger.deliver(ledger_handler, *charges)
+        # THEN each accepted order is charged once, the refused one never
+        [balance] = ledger.items("ledger")
+        assert balance["transaction_count"]["N"] == "3"
+        assert balance["balance_cents"]["N"] == str((1 + 2 + 1) * UNIT_PRICE_CENTS)
+        refused = {letter.document()["order_id"] for letter in orders.dead_letters()}
+        assert refused == {"o-3"}
