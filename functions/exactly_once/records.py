@@ -18,6 +18,7 @@ ATTEMPT = "attempt"
 UPDATED_AT_MS = "updated_at_ms"
 MESSAGE_ID = "message_id"
 PREVIOUS_OWNER = "previous_owner"
+RELEASES = "releases"
 
 
 class RecordStatus(enum.Enum):
@@ -33,7 +34,9 @@ class IdempotencyRecord:
 
     ``expiration`` (epoch seconds) ends the retention; ``lease_expiry_ms`` (epoch
     milliseconds) ends an INPROGRESS lease held by ``lease_owner``. ``attempt`` counts the
-    leases taken on the key, so a takeover of an expired lease is visible afterwards.
+    leases taken on the key and ``releases`` the leases their owner ended early (after a
+    failed or refused effect), so ``takeovers`` tells the leases that ran out mid-invocation
+    and were taken over from the clean retries after a release.
     """
 
     id: str
@@ -46,6 +49,12 @@ class IdempotencyRecord:
     lease_expiry_ms: int | None = None
     attempt: int = 1
     previous_owner: str | None = None
+    releases: int = 0
+
+    @property
+    def takeovers(self) -> int:
+        """Leases on this key that ran out while held and were taken by another attempt."""
+        return max(self.attempt - 1 - self.releases, 0)
 
     def to_item(self) -> dict[str, dict[str, str]]:
         item: dict[str, dict[str, str]] = {
@@ -63,6 +72,8 @@ class IdempotencyRecord:
             item[LEASE_EXPIRY_MS] = {"N": str(self.lease_expiry_ms)}
         if self.previous_owner is not None:
             item[PREVIOUS_OWNER] = {"S": self.previous_owner}
+        if self.releases:
+            item[RELEASES] = {"N": str(self.releases)}
         return item
 
     @classmethod
@@ -84,4 +95,5 @@ class IdempotencyRecord:
             lease_expiry_ms=number(LEASE_EXPIRY_MS),
             attempt=number(ATTEMPT) or 1,
             previous_owner=string(PREVIOUS_OWNER),
+            releases=number(RELEASES) or 0,
         )

@@ -172,17 +172,20 @@ class IdempotencyStore:
             self._client.update_item(
                 TableName=self.table_name,
                 Key={r.ID: {"S": record_id}},
-                UpdateExpression="SET #lease = :ended, #updated = :now_ms",
+                # Counted: the next attempt is then a retry, not a takeover.
+                UpdateExpression="SET #lease = :ended, #updated = :now_ms ADD #releases :one",
                 ConditionExpression=OWNER_CONDITION,
                 ExpressionAttributeNames={
                     **_names("#status", "#owner", "#lease"),
                     "#updated": r.UPDATED_AT_MS,
+                    "#releases": r.RELEASES,
                 },
                 ExpressionAttributeValues={
                     ":inprogress": {"S": RecordStatus.INPROGRESS.value},
                     ":owner": {"S": owner},
                     ":ended": {"N": str(now_millis(now) - 1)},
                     ":now_ms": {"N": str(now_millis(now))},
+                    ":one": {"N": "1"},
                 },
             )
         except ClientError as exc:

@@ -307,6 +307,22 @@ def test_a_released_lease_frees_the_key_at_once_and_the_attempts_keep_counting(
     assert claim.won
     record = store.get("ledger-v1#r")
     assert record and record.attempt == 2 and record.previous_owner == "A"
+    # AND that it came after a release, not a takeover of a lease that ran out
+    assert (record.releases, record.takeovers) == (1, 0)
+
+
+def test_a_lease_that_ran_out_and_was_taken_over_counts_as_a_takeover(
+    resources: LedgerResources, clock: ManualClock
+) -> None:
+    store = IdempotencyStore(resources.dynamodb, resources.idempotency_table)
+    # GIVEN A's lease ran out mid-invocation
+    assert store.acquire(lease_of("ledger-v1#t", "A", clock.now()), clock.now()).won
+    clock.advance(31)
+    # WHEN B takes the key over
+    assert store.acquire(lease_of("ledger-v1#t", "B", clock.now()), clock.now()).won
+    # THEN the record counts one takeover and no release
+    record = store.get("ledger-v1#t")
+    assert record and (record.attempt, record.releases, record.takeovers) == (2, 0, 1)
 
 
 def test_a_record_without_expiration_is_claimable_in_python_and_in_dynamodb(
