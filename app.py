@@ -3,6 +3,10 @@
 the ledger (``ExactlyOnceLedger-<stage>``) and the orders (``ExactlyOnceOrders-<stage>``).
 ``cdk deploy``/``cdk destroy`` need ``--all`` (or the stack names); ``make deploy`` passes it.
 
+Every alarm goes to an SNS topic. The prod stage refuses to synth unless someone receives
+them: ``-c alarm_email=you@example.com`` (subscribed to each consumer's own topic) or
+``-c alarm_topic_arn=arn:aws:sns:...`` (an existing topic); dev takes either, or neither.
+
 Every stage-specific value lives here, and only here; constructs take them as props.
 cdk-nag's AwsSolutions checks run on every synth: a finding fails it. cdk.json sets every
 feature flag to its recommended value (``cdk flags --unstable=flags --set --recommended
@@ -12,6 +16,7 @@ rerun it if synth reports unconfigured flags again.
 
 from __future__ import annotations
 
+import re
 import weakref
 from dataclasses import dataclass
 
@@ -19,13 +24,11 @@ import aws_cdk as cdk
 from aws_cdk import aws_logs as logs
 from cdk_nag import AwsSolutionsChecks
 
-from exactly_once_cdk import DEFAULT_POWERTOOLS_LAYER_VERSION, ExactlyOnceMode
+from exactly_once_cdk import ExactlyOnceMode
 from infra import LedgerStack, OrdersStack
 
 DEFAULT_REGION = "eu-west-1"
-# The number itself lives in exactly_once_cdk/consumer.py (the one source of truth);
-# check it against the Powertools docs ("Lambda Layer") before a real deploy.
-POWERTOOLS_LAYER_VERSION = DEFAULT_POWERTOOLS_LAYER_VERSION
+SNS_TOPIC_ARN = re.compile(r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_.-]+")
 
 
 # The apps cdk-nag's AwsSolutions checks are already registered on: a second registration
@@ -43,6 +46,7 @@ class Stage:
     log_retention: logs.RetentionDays
     mode: ExactlyOnceMode = ExactlyOnceMode.ATOMIC  # the ledger's; orders is always atomic
     fifo: bool = False
+    requires_alarm_target: bool = False  # refuse to synth unless someone gets the alarms
 
     @property
     def ledger_stack_name(self) -> str:
@@ -70,8 +74,54 @@ STAGES: dict[str, Stage] = {
         retain_data=True,
         max_concurrency=10,
         log_retention=logs.RetentionDays.THREE_MONTHS,
+        requires_alarm_target=True,
     ),
 }
+
+
+@dataclass(frozen=True)
+class AlarmTarget:
+    """Who receives the alarms: an email subscribed to each consumer's own topic, or an
+    existing topic (``-c alarm_email=...`` / ``-c alarm_topic_arn=...``)."""
+
+    email: str | None = None
+    topic_arn: str | None = None
+
+    @classmethod
+    def from_context(cls, app: cdk.App) -> AlarmTarget:
+        email = app.node.try_get_context("alarm_email")
+        topic_arn = app.node.try_get_context("alarm_topic_arn")
+        return cls(
+            email=str(email) if email else None, topic_arn=str(topic_arn) if topic_arn else None
+        )
+
+    @property
+    def given(self) -> bool:
+        return bool(self.email or self.topic_arn)
+
+
+def alarm_target_for(app: cdk.App, stage_name: str) -> AlarmTarget:
+    """The alarm target in ``app``'s context; exits with one line saying what to pass when
+    the stage requires one and there is none, or the topic ARN is not a topic's."""
+    stage = stage_named(stage_name)
+    target = AlarmTarget.from_context(app)
+    if stage.requires_alarm_target and not target.given:
+        raise SystemExit(
+            f"stage {stage.name} needs someone to receive its alarms: pass "
+            "-c alarm_email=you@example.com (subscribed to the alarm topics) or "
+            "-c alarm_topic_arn=arn:aws:sns:REGION:ACCOUNT:TOPIC (an existing topic)"
+        )
+    if target.topic_arn is not None and not SNS_TOPIC_ARN.fullmatch(target.topic_arn):
+        raise SystemExit(
+            f"alarm_topic_arn {target.topic_arn!r} is not an SNS topic ARN: pass "
+            "-c alarm_topic_arn=arn:aws:sns:REGION:ACCOUNT:TOPIC"
+        )
+    if target.email is not None and "@" not in target.email:
+        raise SystemExit(
+            f"alarm_email {target.email!r} is not an email address: pass "
+            "-c alarm_email=you@example.com"
+        )
+    return target
 
 
 def stage_named(stage_name: str) -> Stage:
@@ -92,13 +142,21 @@ def _finish(app: cdk.App, stack: cdk.Stack, stage: Stage) -> None:
 
 
 def add_ledger_stack(
-    app: cdk.App, stage_name: str, *, account: str | None = None, region: str = DEFAULT_REGION
+    app: cdk.App,
+    stage_name: str,
+    *,
+    account: str | None = None,
+    region: str = DEFAULT_REGION,
+    alarms: AlarmTarget | None = None,
 ) -> LedgerStack:
     """Add the stage's ledger stack to ``app`` and cdk-nag's AwsSolutions checks (once per app).
 
     ``account`` None leaves the stack account-agnostic (resolved at deploy time).
+    ``alarms`` None reads the target from ``app``'s context (none: the consumer's own
+    topic, unsubscribed; ``main`` refuses that for prod).
     """
     stage = stage_named(stage_name)
+    alarms = alarms or AlarmTarget.from_context(app)
     stack = LedgerStack(
         app,
         stage.ledger_stack_name,
@@ -109,20 +167,27 @@ def add_ledger_stack(
         fifo=stage.fifo,
         max_concurrency=stage.max_concurrency,
         log_retention=stage.log_retention,
-        powertools_layer_version=POWERTOOLS_LAYER_VERSION,
+        alarm_email=alarms.email,
+        alarm_topic_arn=alarms.topic_arn,
     )
     _finish(app, stack, stage)
     return stack
 
 
 def add_orders_stack(
-    app: cdk.App, stage_name: str, *, account: str | None = None, region: str = DEFAULT_REGION
+    app: cdk.App,
+    stage_name: str,
+    *,
+    account: str | None = None,
+    region: str = DEFAULT_REGION,
+    alarms: AlarmTarget | None = None,
 ) -> OrdersStack:
     """Add the stage's orders stack to ``app`` and cdk-nag's AwsSolutions checks (once per app).
 
-    ``account`` None leaves the stack account-agnostic (resolved at deploy time).
+    ``account`` and ``alarms`` as for ``add_ledger_stack``.
     """
     stage = stage_named(stage_name)
+    alarms = alarms or AlarmTarget.from_context(app)
     stack = OrdersStack(
         app,
         stage.orders_stack_name,
@@ -132,19 +197,25 @@ def add_orders_stack(
         fifo=stage.fifo,
         max_concurrency=stage.max_concurrency,
         log_retention=stage.log_retention,
-        powertools_layer_version=POWERTOOLS_LAYER_VERSION,
+        alarm_email=alarms.email,
+        alarm_topic_arn=alarms.topic_arn,
     )
     _finish(app, stack, stage)
     return stack
 
 
 def add_stacks(
-    app: cdk.App, stage_name: str, *, account: str | None = None, region: str = DEFAULT_REGION
+    app: cdk.App,
+    stage_name: str,
+    *,
+    account: str | None = None,
+    region: str = DEFAULT_REGION,
+    alarms: AlarmTarget | None = None,
 ) -> tuple[LedgerStack, OrdersStack]:
     """Add every stack of the stage to ``app``: what ``cdk synth`` and ``cdk deploy`` see."""
     return (
-        add_ledger_stack(app, stage_name, account=account, region=region),
-        add_orders_stack(app, stage_name, account=account, region=region),
+        add_ledger_stack(app, stage_name, account=account, region=region, alarms=alarms),
+        add_orders_stack(app, stage_name, account=account, region=region, alarms=alarms),
     )
 
 
@@ -163,7 +234,8 @@ def main() -> None:
     # needs none, and a stage lands where it is told to.
     account = app.node.try_get_context("account")
     region = str(app.node.try_get_context("region") or DEFAULT_REGION)
-    add_stacks(app, stage, account=account, region=region)
+    alarms = alarm_target_for(app, stage)
+    add_stacks(app, stage, account=account, region=region, alarms=alarms)
     app.synth()
 
 

@@ -1,10 +1,12 @@
-"""A consumer's Lambda asset: the user's own code plus the installed ``exactly_once`` runtime.
+"""A consumer's Lambda code, and the runtime package as a Lambda layer of its own.
 
-A user's project holds only its effect and handler; the runtime package comes from where
-pip installed it. Both are copied into one staging directory (pure Python files: no Docker,
-no bundling image), which ``Code.from_asset`` then hashes by content, so the asset changes
-only when either side does. Powertools and boto3 are not copied: the Powertools layer and
-the Lambda runtime provide them.
+A user's project holds only its effect and handler: ``consumer_code`` ships that directory
+as it is. The ``exactly_once`` runtime ships once, as a layer the construct adds to the
+function (``runtime_layer_code``): the installed package's files under
+``python/exactly_once/``, where Lambda puts layers on the path (pure Python files: no
+Docker, no bundling image). ``Code.from_asset`` hashes each by content, so an asset
+changes only when its files do. Powertools and boto3 ship in neither: the Powertools layer
+and the Lambda runtime provide them.
 """
 
 from __future__ import annotations
@@ -20,8 +22,20 @@ from pathlib import Path
 from aws_cdk import aws_lambda as lambda_
 
 RUNTIME_PACKAGE = "exactly_once"
-_IGNORED = shutil.ignore_patterns(
-    "__pycache__", "*.pyc", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".DS_Store"
+# Where a Python layer's packages go: Lambda adds /opt/python to the path.
+LAYER_PYTHON_DIRECTORY = "python"
+_CACHES = ("__pycache__", "*.pyc", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".DS_Store")
+ASSET_EXCLUDES = (
+    "**/__pycache__",
+    "**/__pycache__/**",
+    "**/*.pyc",
+    "**/.mypy_cache",
+    "**/.mypy_cache/**",
+    "**/.pytest_cache",
+    "**/.pytest_cache/**",
+    "**/.ruff_cache",
+    "**/.ruff_cache/**",
+    "**/.DS_Store",
 )
 
 
@@ -37,7 +51,8 @@ def runtime_package_directory() -> Path:
 
 
 def consumer_code(directory: str | Path, *, exclude: Sequence[str] = ()) -> lambda_.Code:
-    """The Lambda code for a consumer whose own modules are in ``directory``.
+    """The Lambda code for a consumer whose own modules are in ``directory``: that directory
+    alone, without caches (the construct adds the runtime package as a layer).
 
     :param directory: the folder holding the handler's package (e.g. ``src`` for a
         handler ``shipments.handler.lambda_handler`` in ``src/shipments/handler.py``).
@@ -46,22 +61,23 @@ def consumer_code(directory: str | Path, *, exclude: Sequence[str] = ()) -> lamb
     source = Path(directory).resolve()
     if not source.is_dir():
         raise FileNotFoundError(f"consumer code directory {source} does not exist")
-    if (source / RUNTIME_PACKAGE).exists():
-        # The directory already carries its own copy (as this repository's functions/ does).
-        return lambda_.Code.from_asset(str(source), exclude=[*exclude, "**/__pycache__"])
-    return lambda_.Code.from_asset(str(_staged(source, tuple(exclude))))
+    return lambda_.Code.from_asset(str(source), exclude=[*exclude, *ASSET_EXCLUDES])
+
+
+def runtime_layer_code() -> lambda_.Code:
+    """The runtime layer's content: the installed ``exactly_once`` package under
+    ``python/``, staged once per process."""
+    return lambda_.Code.from_asset(str(_staged_runtime_layer(runtime_package_directory())))
 
 
 @functools.cache
-def _staged(source: Path, exclude: tuple[str, ...]) -> Path:
-    """``source`` and the runtime package in one temporary directory, once per process."""
-    digest = hashlib.sha256(str(source).encode()).hexdigest()[:12]
-    staging = Path(tempfile.mkdtemp(prefix=f"exactly-once-asset-{digest}-"))
+def _staged_runtime_layer(package: Path) -> Path:
+    """``package`` copied to ``python/exactly_once/`` in a temporary directory."""
+    digest = hashlib.sha256(str(package).encode()).hexdigest()[:12]
+    staging = Path(tempfile.mkdtemp(prefix=f"exactly-once-layer-{digest}-"))
     shutil.copytree(
-        source,
-        staging,
-        dirs_exist_ok=True,
-        ignore=shutil.ignore_patterns(*exclude, "__pycache__", "*.pyc", ".*_cache"),
+        package,
+        staging / LAYER_PYTHON_DIRECTORY / RUNTIME_PACKAGE,
+        ignore=shutil.ignore_patterns(*_CACHES),
     )
-    shutil.copytree(runtime_package_directory(), staging / RUNTIME_PACKAGE, ignore=_IGNORED)
     return staging

@@ -15,22 +15,42 @@ One message's redelivery window (the longest a copy can still reach the consumer
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-# The Powertools v3 public layer (account 017000801446). Check the version number
-# against the Powertools docs before a real deploy: a wrong one fails the deploy.
-POWERTOOLS_LAYER_ACCOUNT = "017000801446"
-DEFAULT_POWERTOOLS_LAYER_VERSION = 27
+from .code import runtime_layer_code
+
+# The Powertools release whose public layer the function gets: the exact version this
+# project's runtime is tested with (the repository's requirements.txt pins the same one;
+# tests/infra/test_powertools_layer.py fails if they differ). A constant, not read from
+# requirements.txt: the construct ships in the wheel, without it.
+DEFAULT_POWERTOOLS_VERSION = "3.37.0"
+# AWS publishes each Powertools layer's ARN, per architecture, Python version and release,
+# as a public SSM parameter; CloudFormation resolves it at deploy time, in the stack's region.
+POWERTOOLS_LAYER_PARAMETER = "/aws/service/powertools/python/{architecture}/{python}/{version}"
+_POWERTOOLS_V3_RELEASE = re.compile(r"3\.\d+\.\d+")
+
+# The Python versions both Lambda and the Powertools v3 layer support; the newest by default.
+SUPPORTED_RUNTIMES = (
+    lambda_.Runtime.PYTHON_3_12,
+    lambda_.Runtime.PYTHON_3_13,
+    lambda_.Runtime.PYTHON_3_14,
+)
+DEFAULT_RUNTIME = lambda_.Runtime.PYTHON_3_14
 
 # The outcomes the consumer counts, one metric each (``exactly_once.Outcome``, in its order).
 OUTCOME_METRICS = (
@@ -80,6 +100,13 @@ class ExactlyOnceMode(enum.Enum):
     LEASED = "leased"  # lease, effect, then complete (effects outside DynamoDB)
 
 
+# What each mode does to its idempotency records (see the grant below).
+RECORD_ACTIONS: Mapping[ExactlyOnceMode, tuple[str, ...]] = {
+    ExactlyOnceMode.ATOMIC: ("dynamodb:GetItem", "dynamodb:PutItem"),
+    ExactlyOnceMode.LEASED: ("dynamodb:UpdateItem",),
+}
+
+
 class InvalidConsumerSettings(ValueError):
     """Settings the construct refuses at synth: AWS would reject them (batch size, batching
     window, concurrency, receive count) or, as ``GuaranteeViolation``, the guarantee breaks.
@@ -96,11 +123,16 @@ def idempotency_table(
     scope: Construct,
     construct_id: str,
     *,
-    removal_policy: RemovalPolicy = RemovalPolicy.DESTROY,
-    deletion_protection: bool = False,
+    removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+    deletion_protection: bool = True,
 ) -> dynamodb.Table:
     """The idempotency table as the runtime reads it: the one definition, used by the
-    construct and by the local test tooling (which creates it in moto from this)."""
+    construct and by the local test tooling (which creates it in moto from this).
+
+    Kept by default (RETAIN, deletion protection on): losing the records loses the memory
+    that makes a redelivery harmless. Pass ``removal_policy=RemovalPolicy.DESTROY,
+    deletion_protection=False`` for a table that may go with its stack.
+    """
     return dynamodb.Table(
         scope,
         construct_id,
@@ -118,16 +150,38 @@ def idempotency_table(
     )
 
 
-def powertools_layer_arn(
-    *, region: str, runtime: lambda_.Runtime, architecture: lambda_.Architecture, version: int
+def powertools_layer_parameter(
+    *,
+    runtime: lambda_.Runtime,
+    architecture: lambda_.Architecture,
+    version: str = DEFAULT_POWERTOOLS_VERSION,
 ) -> str:
-    """The public Powertools v3 layer matching ``runtime`` and ``architecture``."""
-    python_tag = runtime.name.replace(".", "")  # python3.14 -> python314
-    arch_tag = "arm64" if architecture.name == lambda_.Architecture.ARM_64.name else "x86_64"
-    return (
-        f"arn:aws:lambda:{region}:{POWERTOOLS_LAYER_ACCOUNT}:layer:"
-        f"AWSLambdaPowertoolsPythonV3-{python_tag}-{arch_tag}:{version}"
+    """The public SSM parameter holding the ARN of the Powertools v3 layer for ``runtime``,
+    ``architecture`` and release ``version``, e.g.
+    ``/aws/service/powertools/python/arm64/python3.14/3.37.0``."""
+    arch = "arm64" if architecture.name == lambda_.Architecture.ARM_64.name else "x86_64"
+    return POWERTOOLS_LAYER_PARAMETER.format(
+        architecture=arch, python=runtime.name, version=version
     )
+
+
+def _runtime_problems(runtime: lambda_.Runtime, powertools_version: str) -> list[str]:
+    """What the function's runtime and Powertools layer settings get wrong."""
+    found: list[str] = []
+    supported = [r.name for r in SUPPORTED_RUNTIMES]
+    if runtime.name not in supported:
+        found.append(
+            f"runtime is {runtime.name}: use one of {', '.join(supported)} (the Python "
+            "versions both Lambda and the Powertools v3 layer support), or leave it unset "
+            f"for {DEFAULT_RUNTIME.name}"
+        )
+    if not _POWERTOOLS_V3_RELEASE.fullmatch(powertools_version):
+        found.append(
+            f"powertools_version is {powertools_version!r}: give an exact Powertools v3 "
+            f"release such as {DEFAULT_POWERTOOLS_VERSION!r} (or leave it unset), or pass "
+            "powertools_layer_arn"
+        )
+    return found
 
 
 def _number(value: float) -> str:
@@ -256,9 +310,13 @@ class ExactlyOnceConsumer(Construct):
     """A source queue, its DLQ, an idempotency table and the consumer function, wired.
 
     Attributes: ``queue``, ``dead_letter_queue``, ``idempotency_table``, ``role``,
-    ``log_group``, ``function``, ``event_source_mapping``, ``alarms`` (by name:
-    ``dead_letters``, ``oldest_message_age``, ``function_errors``), ``dashboard``,
-    ``timings`` (the checked time settings).
+    ``log_group``, ``runtime_layer``, ``function``, ``event_source_mapping``, ``alarms`` (by name:
+    ``dead_letters``, ``oldest_message_age``, ``function_errors``), ``alarm_topic`` (where
+    every alarm goes), ``dashboard``, ``timings`` (the checked time settings).
+
+    Data is kept by default: the idempotency table (RETAIN, deletion protection on), the
+    queues and the log group outlive the stack unless ``removal_policy=RemovalPolicy.DESTROY``
+    (and ``deletion_protection=False``) say otherwise.
 
     The function may touch only its own queues and table; grant it the effect's
     resources yourself (for example ``table.grant(consumer.role, "dynamodb:UpdateItem")``).
@@ -286,7 +344,9 @@ class ExactlyOnceConsumer(Construct):
         lease_max: Duration | None = None,
         memory_size: int = 512,
         architecture: lambda_.Architecture | None = None,
-        powertools_layer_version: int = DEFAULT_POWERTOOLS_LAYER_VERSION,
+        runtime: lambda_.Runtime | None = None,
+        powertools_version: str = DEFAULT_POWERTOOLS_VERSION,
+        powertools_layer_arn: str | None = None,
         max_receive_count: int = 5,
         batch_size: int = 10,
         max_batching_window: Duration | None = None,
@@ -295,17 +355,17 @@ class ExactlyOnceConsumer(Construct):
         environment: Mapping[str, str] | None = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
         oldest_message_age_threshold: Duration | None = None,
-        alarm_action: cloudwatch.IAlarmAction | None = None,
-        removal_policy: RemovalPolicy = RemovalPolicy.DESTROY,
-        deletion_protection: bool = False,
+        alarm_topic: sns.ITopic | None = None,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        deletion_protection: bool | None = None,
     ) -> None:
         """Create the consumer; refuse unsafe or invalid settings, all listed in one message:
         ``GuaranteeViolation`` when the guarantee would not hold, else
         ``InvalidConsumerSettings`` (its base class) for settings AWS would reject.
 
         :param code: the function's asset: ``consumer_code("src")`` for a project's own
-            code (it adds the installed runtime package); this repository's stacks ship
-            the whole ``functions/`` directory.
+            code. The installed ``exactly_once`` package comes as a layer the construct
+            adds (``runtime_layer``), beside the Powertools layer.
         :param handler: the entry point, e.g. ``ledger.handler.lambda_handler``.
         :param service_name: ``POWERTOOLS_SERVICE_NAME``, the ``service`` metric dimension.
         :param key_prefix: ``IDEMPOTENCY_KEY_PREFIX``; explicit so a refactoring never changes
@@ -330,8 +390,16 @@ class ExactlyOnceConsumer(Construct):
             Default: the function timeout.
         :param memory_size: MB. Default 512.
         :param architecture: default ARM_64.
-        :param powertools_layer_version: the public layer's version number (check it
-            before a real deploy). Default ``DEFAULT_POWERTOOLS_LAYER_VERSION``.
+        :param runtime: the function's Python: one of ``SUPPORTED_RUNTIMES`` (3.12, 3.13,
+            3.14, which both Lambda and the Powertools v3 layer support); any other is
+            refused. Default ``Runtime.PYTHON_3_14``.
+        :param powertools_version: the exact Powertools v3 release whose public layer the
+            function gets, resolved by CloudFormation at deploy time from the public SSM
+            parameter ``/aws/service/powertools/python/{arch}/{python}/{version}``
+            (``powertools_layer_parameter``). Default ``DEFAULT_POWERTOOLS_VERSION``, the
+            release the runtime is tested with.
+        :param powertools_layer_arn: an explicit layer ARN instead, for a region or release
+            without that parameter. Default none (the parameter).
         :param max_receive_count: receives before SQS moves a message to the DLQ. Default 5.
         :param batch_size: messages per invocation: 1-10000 for a standard queue (over 10
             only with a batching window of at least 1 second), 1-10 for FIFO. Default 10.
@@ -346,14 +414,20 @@ class ExactlyOnceConsumer(Construct):
         :param oldest_message_age_threshold: alarm when the oldest message is older.
             Default: visibility timeout x max receive count (the longest a message
             legitimately stays before the DLQ takes it).
-        :param alarm_action: added to all three alarms (e.g. an ``SnsAction``). Default
-            none: the alarms only change state.
-        :param removal_policy: for the tables, queues and log group. Default DESTROY;
-            pass RETAIN for production data.
-        :param deletion_protection: on the idempotency table. Default False.
+        :param alarm_topic: the SNS topic every alarm notifies. Default: a topic of the
+            construct's own (encrypted with a KMS key CloudWatch may use, SSL only),
+            exposed as ``alarm_topic``: subscribe someone to it.
+        :param removal_policy: for the idempotency table, the queues and the log group.
+            Default RETAIN: the records that make redeliveries harmless outlive the stack.
+            Pass ``RemovalPolicy.DESTROY`` for data that may go with the stack.
+        :param deletion_protection: on the idempotency table. Default: on, unless
+            ``removal_policy`` is DESTROY (a protected table would fail the stack's deletion).
         """
         super().__init__(scope, construct_id)
         architecture = architecture or lambda_.Architecture.ARM_64
+        runtime = runtime or DEFAULT_RUNTIME
+        if deletion_protection is None:
+            deletion_protection = removal_policy != RemovalPolicy.DESTROY
         function_timeout = function_timeout or Duration.seconds(30)
         source_retention = source_retention or Duration.days(4)
         dead_letter_retention = dead_letter_retention or Duration.days(14)
@@ -401,6 +475,13 @@ class ExactlyOnceConsumer(Construct):
             invalid.append(f"max_concurrency is {max_concurrency}: set it between 2 and 1000")
         if max_receive_count < 1:
             invalid.append(f"max_receive_count is {max_receive_count}: set it to 1 or more")
+        invalid += _runtime_problems(runtime, powertools_version)
+        if deletion_protection and removal_policy == RemovalPolicy.DESTROY:
+            invalid.append(
+                "deletion_protection=True with removal_policy=RemovalPolicy.DESTROY: the "
+                "stack's deletion would fail on the idempotency table; set "
+                "deletion_protection=False, or keep the table (leave removal_policy unset)"
+            )
         overridden = sorted(RESERVED_ENVIRONMENT & set(environment or {}))
         if overridden:
             problems.append(
@@ -457,16 +538,28 @@ class ExactlyOnceConsumer(Construct):
             self, "LogGroup", retention=log_retention, removal_policy=removal_policy
         )
         self.log_group.grant_write(self.role)
-        runtime = lambda_.Runtime.PYTHON_3_14
-        layer = lambda_.LayerVersion.from_layer_version_arn(
+        self.runtime = runtime
+        self.powertools_version = powertools_version
+        if powertools_layer_arn is None:
+            # A CloudFormation parameter of type AWS::SSM::Parameter::Value<String>: the
+            # layer's ARN is read from AWS's public parameter when the stack deploys.
+            powertools_layer_arn = ssm.StringParameter.value_for_string_parameter(
+                self,
+                powertools_layer_parameter(
+                    runtime=runtime, architecture=architecture, version=powertools_version
+                ),
+            )
+        powertools_layer = lambda_.LayerVersion.from_layer_version_arn(
+            self, "PowertoolsLayer", powertools_layer_arn
+        )
+        # The runtime package ships once, as a layer of its own: the function's code is
+        # the consumer's own modules only (``consumer_code``).
+        self.runtime_layer = lambda_.LayerVersion(
             self,
-            "PowertoolsLayer",
-            powertools_layer_arn(
-                region=Stack.of(self).region,
-                runtime=runtime,
-                architecture=architecture,
-                version=powertools_layer_version,
-            ),
+            "RuntimeLayer",
+            code=runtime_layer_code(),
+            compatible_runtimes=[runtime],
+            description=f"{service_name}: the exactly_once runtime package",
         )
         self.function = lambda_.Function(
             self,
@@ -475,7 +568,7 @@ class ExactlyOnceConsumer(Construct):
             handler=handler,
             runtime=runtime,
             architecture=architecture,
-            layers=[layer],
+            layers=[powertools_layer, self.runtime_layer],
             role=self.role,
             log_group=self.log_group,
             timeout=function_timeout,
@@ -495,14 +588,15 @@ class ExactlyOnceConsumer(Construct):
             },
         )
 
-        # --- least privilege: exactly the calls the runtime makes -----------------------
-        # (tests/infra/test_least_privilege.py records them.) TransactWriteItems is
-        # authorized per item: Put needs PutItem, Update UpdateItem. GetItem reads a record
-        # only when a cancellation reason carries no item. Records are never deleted (a
-        # released lease is expired in place), so there is no DeleteItem.
-        self.idempotency_table.grant(
-            self.role, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"
-        )
+        # --- least privilege: exactly the calls the runtime makes in this mode -------------
+        # (tests/infra/test_least_privilege.py records them, per mode.) Atomic mode puts
+        # each record in the effect's transaction (TransactWriteItems is authorized per
+        # item: a Put needs PutItem) and reads one (GetItem) only when a cancellation
+        # reason carries no item. Leased mode only updates records: acquire, complete and
+        # release a lease are conditional UpdateItems that hand back the old record on a
+        # failed condition. Records are never deleted (a released lease is expired in
+        # place), so there is no DeleteItem.
+        self.idempotency_table.grant(self.role, *RECORD_ACTIONS[mode])
         # Conflicting, invalid and refused messages are moved by hand (SendMessageBatch).
         self.dead_letter_queue.grant(self.role, "sqs:SendMessage")
         # What the event source mapping's poller does on the function's behalf: the
@@ -536,15 +630,20 @@ class ExactlyOnceConsumer(Construct):
             else self.timings.visibility_timeout * max_receive_count
         )
         self.alarms: dict[str, cloudwatch.Alarm] = {
+            # Each new dead letter, once: messages sent to the DLQ in the minute (the
+            # standing visible count would stay in ALARM while any dead letter is kept).
+            # AWS counts SendMessage calls only: the consumer's own dead letters
+            # (conflicting, invalid, refused), not a message SQS's redrive policy moves
+            # after max_receive_count receives.
             "dead_letters": cloudwatch.Alarm(
                 self,
-                "DeadLetterQueueNotEmpty",
+                "DeadLetterSent",
                 alarm_description=(
-                    f"{service_name}: messages in the DLQ (conflicting, invalid or refused "
-                    "messages, or retries exhausted); inspect the exactly_once.reason attribute"
+                    f"{service_name}: a new message in the DLQ (conflicting, invalid or "
+                    "refused); inspect its exactly_once.reason attribute"
                 ),
-                metric=self.dead_letter_queue.metric_approximate_number_of_messages_visible(
-                    period=Duration.minutes(1), statistic="Maximum"
+                metric=self.dead_letter_queue.metric_number_of_messages_sent(
+                    period=Duration.minutes(1), statistic="Sum"
                 ),
                 threshold=1,
                 evaluation_periods=1,
@@ -580,9 +679,10 @@ class ExactlyOnceConsumer(Construct):
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             ),
         }
-        if alarm_action is not None:
-            for alarm in self.alarms.values():
-                alarm.add_alarm_action(alarm_action)
+        self.alarm_topic = alarm_topic or self._own_alarm_topic(service_name)
+        notify = cloudwatch_actions.SnsAction(self.alarm_topic)
+        for alarm in self.alarms.values():
+            alarm.add_alarm_action(notify)
         self.dashboard = cloudwatch.Dashboard(self, "Dashboard")
         self.dashboard.add_widgets(
             cloudwatch.GraphWidget(
@@ -624,6 +724,32 @@ class ExactlyOnceConsumer(Construct):
                 ],
                 width=12,
             ),
+        )
+
+    def _own_alarm_topic(self, service_name: str) -> sns.Topic:
+        """A topic for the alarms: encrypted with a key of its own that CloudWatch may use
+        (it cannot publish to a topic under the AWS managed ``aws/sns`` key), SSL only."""
+        key = kms.Key(
+            self,
+            "AlarmTopicKey",
+            description=f"{service_name}: encrypts the consumer's alarm notifications",
+            enable_key_rotation=True,
+            # Protects notifications in flight only: nothing to keep once the topic is gone.
+            removal_policy=RemovalPolicy.DESTROY,
+            pending_window=Duration.days(7),
+        )
+        # What AWS documents for CloudWatch alarms publishing to an encrypted topic.
+        key.grant(
+            iam.ServicePrincipal("cloudwatch.amazonaws.com"),
+            "kms:Decrypt",
+            "kms:GenerateDataKey*",
+        )
+        return sns.Topic(
+            self,
+            "AlarmTopic",
+            display_name=f"{service_name} alarms",
+            master_key=key,
+            enforce_ssl=True,
         )
 
     def outcome_metric(self, outcome: str, *, period: Duration | None = None) -> cloudwatch.Metric:

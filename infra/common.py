@@ -12,11 +12,13 @@ from constructs import Construct
 
 from exactly_once_cdk import ExactlyOnceConsumer
 
-# The Lambda asset: everything that ships to Lambda, and nothing else. Every consumer
-# ships the whole directory (the runtime package beside each consumer's code), so the
-# stacks share one asset.
+# The Lambda asset: the consumers' code, and nothing else. The runtime package beside it
+# (functions/exactly_once) ships as the construct's own layer, not in this asset. Every
+# consumer ships the whole directory, so the stacks share one asset.
 FUNCTIONS_DIR = Path(__file__).resolve().parent.parent / "functions"
 ASSET_EXCLUDES = [
+    "exactly_once",
+    "exactly_once/**",
     "**/__pycache__",
     "**/__pycache__/**",
     "**/*.pyc",
@@ -31,7 +33,7 @@ ASSET_EXCLUDES = [
 
 
 def functions_code(code_directory: Path = FUNCTIONS_DIR) -> lambda_.Code:
-    """The consumers' code: ``code_directory`` without caches."""
+    """The consumers' code: ``code_directory`` without caches or the runtime package."""
     return lambda_.Code.from_asset(str(code_directory), exclude=ASSET_EXCLUDES)
 
 

@@ -8,10 +8,12 @@ from typing import Any, ClassVar
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 from exactly_once_cdk import (
-    DEFAULT_POWERTOOLS_LAYER_VERSION,
+    DEFAULT_POWERTOOLS_VERSION,
     ExactlyOnceConsumer,
     ExactlyOnceMode,
 )
@@ -48,7 +50,10 @@ class LedgerStack(Stack):
         service_name: str = "ledger",
         max_concurrency: int = 5,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
-        powertools_layer_version: int = DEFAULT_POWERTOOLS_LAYER_VERSION,
+        powertools_version: str = DEFAULT_POWERTOOLS_VERSION,
+        powertools_layer_arn: str | None = None,
+        alarm_topic_arn: str | None = None,
+        alarm_email: str | None = None,
         function_timeout: Duration | None = None,
         code_directory: Path = FUNCTIONS_DIR,
         **stack_props: Any,
@@ -56,11 +61,19 @@ class LedgerStack(Stack):
         """:param retain_data: keep tables and queues on stack deletion (RETAIN, and
         deletion protection on the tables). True for production.
         :param key_prefix: the idempotency key prefix; never derived from code names.
+        :param alarm_topic_arn: an existing SNS topic for the alarms; default the
+            consumer's own topic.
+        :param alarm_email: subscribed to the topic the alarms go to.
         The other parameters are passed to ``ExactlyOnceConsumer`` (see its defaults);
         ``stack_props`` go to ``Stack`` (``env``, ``description``, ...).
         """
         super().__init__(scope, construct_id, **stack_props)
         removal_policy = RemovalPolicy.RETAIN if retain_data else RemovalPolicy.DESTROY
+        alarm_topic = (
+            sns.Topic.from_topic_arn(self, "AlarmTopic", alarm_topic_arn)
+            if alarm_topic_arn is not None
+            else None
+        )
 
         self.ledger_table = dynamodb.Table(
             self,
@@ -86,7 +99,9 @@ class LedgerStack(Stack):
             fifo=fifo,
             function_timeout=function_timeout,
             max_concurrency=max_concurrency,
-            powertools_layer_version=powertools_layer_version,
+            powertools_version=powertools_version,
+            powertools_layer_arn=powertools_layer_arn,
+            alarm_topic=alarm_topic,
             environment={"LEDGER_TABLE_NAME": self.ledger_table.table_name},
             log_retention=log_retention,
             removal_policy=removal_policy,
@@ -95,6 +110,8 @@ class LedgerStack(Stack):
         # The effect: ADD to a balance, inside the record's transaction (atomic) or alone
         # (leased). UpdateItem authorizes both.
         self.ledger_table.grant(self.consumer.role, "dynamodb:UpdateItem")
+        if alarm_email is not None:
+            self.consumer.alarm_topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
 
         add_outputs(
             self,

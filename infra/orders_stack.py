@@ -9,10 +9,12 @@ from typing import Any, ClassVar
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 from exactly_once_cdk import (
-    DEFAULT_POWERTOOLS_LAYER_VERSION,
+    DEFAULT_POWERTOOLS_VERSION,
     ExactlyOnceConsumer,
     ExactlyOnceMode,
 )
@@ -54,7 +56,10 @@ class OrdersStack(Stack):
         service_name: str = "orders",
         max_concurrency: int = 5,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
-        powertools_layer_version: int = DEFAULT_POWERTOOLS_LAYER_VERSION,
+        powertools_version: str = DEFAULT_POWERTOOLS_VERSION,
+        powertools_layer_arn: str | None = None,
+        alarm_topic_arn: str | None = None,
+        alarm_email: str | None = None,
         function_timeout: Duration | None = None,
         code_directory: Path = FUNCTIONS_DIR,
         **stack_props: Any,
@@ -62,11 +67,19 @@ class OrdersStack(Stack):
         """:param retain_data: keep tables and queues on stack deletion (RETAIN, and
         deletion protection on the tables). True for production.
         :param key_prefix: the idempotency key prefix; never derived from code names.
+        :param alarm_topic_arn: an existing SNS topic for the alarms; default the
+            consumer's own topic.
+        :param alarm_email: subscribed to the topic the alarms go to.
         The other parameters are passed to ``ExactlyOnceConsumer`` (see its defaults);
         ``stack_props`` go to ``Stack`` (``env``, ``description``, ...).
         """
         super().__init__(scope, construct_id, **stack_props)
         removal_policy = RemovalPolicy.RETAIN if retain_data else RemovalPolicy.DESTROY
+        alarm_topic = (
+            sns.Topic.from_topic_arn(self, "AlarmTopic", alarm_topic_arn)
+            if alarm_topic_arn is not None
+            else None
+        )
 
         def effect_table(construct_id: str, partition_key: str) -> dynamodb.Table:
             return dynamodb.Table(
@@ -98,7 +111,9 @@ class OrdersStack(Stack):
             fifo=fifo,
             function_timeout=function_timeout,
             max_concurrency=max_concurrency,
-            powertools_layer_version=powertools_layer_version,
+            powertools_version=powertools_version,
+            powertools_layer_arn=powertools_layer_arn,
+            alarm_topic=alarm_topic,
             environment={
                 "INVENTORY_TABLE_NAME": self.inventory_table.table_name,
                 "ORDERS_TABLE_NAME": self.orders_table.table_name,
@@ -112,6 +127,8 @@ class OrdersStack(Stack):
         # of the order row (PutItem). Nothing reads either table.
         self.inventory_table.grant(self.consumer.role, "dynamodb:UpdateItem")
         self.orders_table.grant(self.consumer.role, "dynamodb:PutItem")
+        if alarm_email is not None:
+            self.consumer.alarm_topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
 
         add_outputs(
             self,

@@ -1,14 +1,21 @@
 #!/usr/bin/env python3
 """The CDK app: ``cdk deploy`` creates the queue, its DLQ, the idempotency table, the
-effect's tables and the consumer."""
+effect's tables and the consumer.
+
+Everything that holds data outlives the stack: the construct keeps its idempotency table,
+queues and log group by default, and the effect's tables are kept here too. The alarms go
+to the construct's own topic: subscribe to ``AlarmTopicArn`` (or pass
+``-c alarm_email=you@example.com``).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import aws_cdk as cdk
-from aws_cdk import CfnOutput, Stack
+from aws_cdk import CfnOutput, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 from exactly_once_cdk import ExactlyOnceConsumer, consumer_code
@@ -38,6 +45,12 @@ class ShipmentsStack(Stack):
         shipments.grant(self.consumer.role, "dynamodb:PutItem")
         CfnOutput(self, "QueueUrl", value=self.consumer.queue.queue_url)
         CfnOutput(self, "DeadLetterQueueUrl", value=self.consumer.dead_letter_queue.queue_url)
+        CfnOutput(self, "AlarmTopicArn", value=self.consumer.alarm_topic.topic_arn)
+        alarm_email = self.node.try_get_context("alarm_email")
+        if alarm_email:
+            self.consumer.alarm_topic.add_subscription(
+                subscriptions.EmailSubscription(str(alarm_email))
+            )
 
     def _table(self, name: str, key: str) -> dynamodb.Table:
         return dynamodb.Table(
@@ -48,6 +61,9 @@ class ShipmentsStack(Stack):
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True
             ),
+            # The effect's data, kept like the idempotency table that guards it.
+            removal_policy=RemovalPolicy.RETAIN,
+            deletion_protection=True,
         )
 
 

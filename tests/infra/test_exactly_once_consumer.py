@@ -6,14 +6,13 @@ from typing import Any
 
 import pytest
 from aws_cdk import App, Stack
-from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_sns as sns
-from aws_cdk.assertions import Capture, Match, Template
+from aws_cdk.assertions import Match, Template
 
 from exactly_once import Outcome
-from exactly_once_cdk import OUTCOME_METRICS, ExactlyOnceConsumer
+from exactly_once_cdk import OUTCOME_METRICS, ExactlyOnceConsumer, ExactlyOnceMode
 
-from .conftest import consumer_props
+from .conftest import build_consumer, consumer_props
 
 pytestmark = pytest.mark.infra
 
@@ -121,16 +120,29 @@ def test_fifo_source_gets_a_fifo_dlq_and_no_batching_window(fifo_consumer: Built
 def test_function_runs_newest_python_with_matching_powertools_layer(
     standard_consumer: Built,
 ) -> None:
-    template, _ = standard_consumer
+    template, consumer = standard_consumer
     function = only(template, "AWS::Lambda::Function")
     assert function["Runtime"] == "python3.14"
     assert function["Architectures"] == ["arm64"]
     assert function["Timeout"] == 30
     assert function["MemorySize"] == 512
-    layer = Capture()
-    template.has_resource_properties("AWS::Lambda::Function", {"Layers": [layer]})
-    rendered = str(layer.as_object())
-    assert "017000801446:layer:AWSLambdaPowertoolsPythonV3-python314-arm64:" in rendered
+    # The layer's ARN: AWS's public SSM parameter for this Python, architecture and the
+    # pinned Powertools release, resolved by CloudFormation at deploy time.
+    parameter_ref, runtime_layer = function["Layers"]
+    assert runtime_layer == {"Ref": logical_id(template, consumer.runtime_layer)}
+    parameter = template.to_json()["Parameters"][parameter_ref["Ref"]]
+    assert parameter == {
+        "Type": "AWS::SSM::Parameter::Value<String>",
+        "Default": "/aws/service/powertools/python/arm64/python3.14/3.37.0",
+    }
+
+
+def test_the_runtime_package_is_a_layer_of_its_own(standard_consumer: Built) -> None:
+    template, consumer = standard_consumer
+    layer = only(template, "AWS::Lambda::LayerVersion")
+    assert layer["CompatibleRuntimes"] == ["python3.14"]
+    assert set(layer["Content"]) == {"S3Bucket", "S3Key"}, "an asset, staged from the package"
+    assert consumer.runtime_layer.node.id == "RuntimeLayer"
 
 
 def test_function_environment_carries_the_protocol_settings(standard_consumer: Built) -> None:
@@ -168,10 +180,10 @@ def test_function_logs_to_its_own_log_group_with_retention(standard_consumer: Bu
 
 def test_function_gets_exactly_the_actions_the_runtime_calls(standard_consumer: Built) -> None:
     template, consumer = standard_consumer
+    # Atomic mode: the record is a Put in the effect's transaction; no lease to update.
     assert actions_on(template, logical_id(template, consumer.idempotency_table)) == {
         "dynamodb:GetItem",
         "dynamodb:PutItem",
-        "dynamodb:UpdateItem",
     }
     assert actions_on(template, logical_id(template, consumer.dead_letter_queue)) == {
         "sqs:SendMessage"
@@ -184,6 +196,15 @@ def test_function_gets_exactly_the_actions_the_runtime_calls(standard_consumer: 
     assert actions_on(template, logical_id(template, consumer.log_group)) == {
         "logs:CreateLogStream",
         "logs:PutLogEvents",
+    }
+
+
+def test_leased_mode_may_only_update_its_records() -> None:
+    # Acquire, complete and release are conditional updates that return the old record.
+    stack, consumer = build_consumer(mode=ExactlyOnceMode.LEASED)
+    template = Template.from_stack(stack)
+    assert actions_on(template, logical_id(template, consumer.idempotency_table)) == {
+        "dynamodb:UpdateItem"
     }
 
 
@@ -225,17 +246,33 @@ def test_mapping_waits_for_the_role_policy(standard_consumer: Built) -> None:
 
 
 def test_alarms_on_dead_letters_message_age_and_function_errors(standard_consumer: Built) -> None:
-    template, _ = standard_consumer
+    template, consumer = standard_consumer
     template.resource_count_is("AWS::CloudWatch::Alarm", 3)
-    template.has_resource_properties(
+    # Each new dead letter: sent to the DLQ in the last minute, not the standing count
+    (dead_letters,) = template.find_resources(
         "AWS::CloudWatch::Alarm",
-        {
-            "MetricName": "ApproximateNumberOfMessagesVisible",
-            "Namespace": "AWS/SQS",
-            "Threshold": 1,
-            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
-        },
-    )
+        {"Properties": {"MetricName": "NumberOfMessagesSent"}},
+    ).values()
+    assert dead_letters["Properties"] | {"AlarmActions": None, "AlarmDescription": None} == {
+        "MetricName": "NumberOfMessagesSent",
+        "Namespace": "AWS/SQS",
+        "Dimensions": [
+            {
+                "Name": "QueueName",
+                "Value": {
+                    "Fn::GetAtt": [logical_id(template, consumer.dead_letter_queue), "QueueName"]
+                },
+            }
+        ],
+        "Statistic": "Sum",
+        "Period": 60,
+        "EvaluationPeriods": 1,
+        "Threshold": 1,
+        "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+        "TreatMissingData": "notBreaching",
+        "AlarmActions": None,
+        "AlarmDescription": None,
+    }
     template.has_resource_properties(
         "AWS::CloudWatch::Alarm",
         # visibility timeout 180 s x 5 receives: the longest a message legitimately waits
@@ -247,21 +284,49 @@ def test_alarms_on_dead_letters_message_age_and_function_errors(standard_consume
     )
 
 
-def test_alarms_have_no_action_by_default(standard_consumer: Built) -> None:
-    template, _ = standard_consumer
-    for name, alarm in template.find_resources("AWS::CloudWatch::Alarm").items():
-        assert "AlarmActions" not in alarm["Properties"], name
+def test_every_alarm_goes_to_the_constructs_own_topic_by_default(
+    standard_consumer: Built,
+) -> None:
+    template, consumer = standard_consumer
+    topic_id = logical_id(template, consumer.alarm_topic)
+    alarms = template.find_resources("AWS::CloudWatch::Alarm")
+    assert len(alarms) == 3
+    for name, alarm in alarms.items():
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic_id}], name
 
 
-def test_alarm_action_is_added_to_all_three_alarms() -> None:
-    # GIVEN a consumer whose alarms notify a topic
+def test_the_own_alarm_topic_is_encrypted_with_a_key_cloudwatch_may_use_and_ssl_only(
+    standard_consumer: Built,
+) -> None:
+    template, consumer = standard_consumer
+    topic = only(template, "AWS::SNS::Topic")
+    (key_id,) = template.find_resources("AWS::KMS::Key")
+    assert topic["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    key = template.to_json()["Resources"][key_id]["Properties"]
+    assert key["EnableKeyRotation"] is True
+    cloudwatch = [
+        statement
+        for statement in key["KeyPolicy"]["Statement"]
+        if statement.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}
+    ]
+    assert [sorted(s["Action"]) for s in cloudwatch] == [["kms:Decrypt", "kms:GenerateDataKey*"]]
+    policy = only(template, "AWS::SNS::TopicPolicy")
+    (statement,) = policy["PolicyDocument"]["Statement"]
+    assert statement["Effect"] == "Deny"
+    assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert policy["Topics"] == [{"Ref": logical_id(template, consumer.alarm_topic)}]
+
+
+def test_a_topic_passed_in_takes_every_alarm_and_no_topic_is_made() -> None:
+    # GIVEN a consumer whose alarms notify the team's pager topic
     stack = Stack(App(), "TestStack")
-    topic = sns.Topic(stack, "Pager")
-    ExactlyOnceConsumer(
-        stack, "Consumer", **consumer_props(alarm_action=cloudwatch_actions.SnsAction(topic))
-    )
+    topic = sns.Topic(stack, "Pager", enforce_ssl=True)
+    consumer = ExactlyOnceConsumer(stack, "Consumer", **consumer_props(alarm_topic=topic))
     template = Template.from_stack(stack)
     topic_id = stack.get_logical_id(topic.node.default_child)  # type: ignore[arg-type]
+    assert consumer.alarm_topic is topic
+    template.resource_count_is("AWS::SNS::Topic", 1)
+    template.resource_count_is("AWS::KMS::Key", 0)
     alarms = template.find_resources("AWS::CloudWatch::Alarm")
     assert len(alarms) == 3
     for name, alarm in alarms.items():
@@ -286,4 +351,5 @@ def test_resources_are_exposed_as_attributes(standard_consumer: Built) -> None:
     assert consumer.queue is not None and consumer.dead_letter_queue is not None
     assert consumer.function.node.id == "Function"
     assert set(consumer.alarms) == {"dead_letters", "oldest_message_age", "function_errors"}
+    assert consumer.alarm_topic is not None
     assert consumer.timings.redelivery_window == 19 * 24 * 3600

@@ -145,11 +145,35 @@ def run_every_path(mode: str) -> set[tuple[str, str]]:
         return recorder.calls
 
 
+def leased_ledger_template() -> dict[str, Any]:
+    """The dev ledger stack with its consumer in leased mode (the app deploys it atomic)."""
+    from aws_cdk import App
+    from aws_cdk.assertions import Template
+
+    from exactly_once_cdk import ExactlyOnceMode
+    from infra import LedgerStack
+
+    stack = LedgerStack(App(), "LeasedLedger", retain_data=False, mode=ExactlyOnceMode.LEASED)
+    return dict(Template.from_stack(stack).to_json())
+
+
+def deployed_mode(template: dict[str, Any]) -> str:
+    (function,) = [
+        r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"
+    ]
+    return str(function["Properties"]["Environment"]["Variables"]["EXACTLY_ONCE_MODE"])
+
+
+@pytest.mark.parametrize("mode", ["atomic", "leased"])
 def test_the_role_grants_exactly_what_the_consumer_and_its_poller_call(
-    aws: None, dev_stack: SynthesizedStack
+    aws: None, dev_stack: SynthesizedStack, mode: str
 ) -> None:
-    observed = run_every_path("atomic") | run_every_path("leased")
-    granted = granted_actions(dev_stack.template)
+    # GIVEN the ledger stack as deployed in this mode (the app's dev stage is atomic)
+    template = dev_stack.template if mode == "atomic" else leased_ledger_template()
+    assert deployed_mode(template) == mode
+    # WHEN every path of that mode runs, THEN the grants are exactly its calls
+    observed = run_every_path(mode)
+    granted = granted_actions(template)
     dynamodb_and_sqs = granted["AWS::DynamoDB::Table"] | granted["AWS::SQS::Queue"]
     missing = (observed | POLLER) - dynamodb_and_sqs
     assert not missing, f"calls AWS would refuse: {sorted(missing)}"

@@ -105,9 +105,18 @@ def test_prod_allows_more_concurrency_than_dev(
     )
 
 
-def test_asset_is_the_functions_directory_without_caches(dev_stack) -> None:  # type: ignore[no-untyped-def]
-    (asset,) = dev_stack.assets
-    assert asset.packaging == "zip"
-    shipped = {p.relative_to(asset.source_path).as_posix() for p in asset.source_path.rglob("*")}
-    assert "ledger/handler.py" in shipped and "exactly_once/atomic.py" in shipped
-    assert not [p for p in shipped if "__pycache__" in p or p.endswith(".pyc")], shipped
+def test_assets_are_the_functions_directory_and_the_runtime_layer(dev_stack) -> None:  # type: ignore[no-untyped-def]
+    # The consumers' code (functions/ without the runtime package or caches), and the
+    # runtime package as the construct's layer (python/exactly_once/...).
+    shipped = {
+        asset.asset_hash: {
+            p.relative_to(asset.source_path).as_posix() for p in asset.source_path.rglob("*")
+        }
+        for asset in dev_stack.assets
+    }
+    assert [asset.packaging for asset in dev_stack.assets] == ["zip", "zip"]
+    (code,) = [files for files in shipped.values() if "ledger/handler.py" in files]
+    (layer,) = [files for files in shipped.values() if "python/exactly_once/atomic.py" in files]
+    assert not [p for p in code if p.startswith("exactly_once")], "the runtime ships as a layer"
+    for files in (code, layer):
+        assert not [p for p in files if "__pycache__" in p or p.endswith(".pyc")], files

@@ -91,6 +91,10 @@ def test_function_is_configured_for_the_ledger(
     assert configuration["Runtime"] == "python3.14"
     assert configuration["Handler"] == "ledger.handler.lambda_handler"
     assert configuration["Timeout"] == 30
+    # The runtime package's own layer, created from its asset (moto's functions list no
+    # layers: its CloudFormation does not pass them on)
+    layers = [layer["LayerName"] for layer in clients.client("lambda").list_layers()["Layers"]]
+    assert [name for name in layers if "RuntimeLayer" in name], layers
     variables = configuration["Environment"]["Variables"]
     assert variables["IDEMPOTENCY_TABLE_NAME"] == outputs["IdempotencyTableName"]
     assert variables["LEDGER_TABLE_NAME"] == outputs["LedgerTableName"]

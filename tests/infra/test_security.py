@@ -21,13 +21,13 @@ from tests.support.policies import (
 
 pytestmark = pytest.mark.infra
 
-# What every consumer's role may do, by the type of resource it may do it on.
+# What every consumer's role may do, by the type of resource it may do it on, in atomic mode;
+# leased mode only updates its records (acquire, complete, release a lease) instead.
 CONSUMER_GRANTS: dict[str, set[tuple[str, str]]] = {
     "AWS::Logs::LogGroup": {("logs:CreateLogStream", ""), ("logs:PutLogEvents", "")},
     "AWS::DynamoDB::Table": {
         ("dynamodb:GetItem", "idempotency"),
         ("dynamodb:PutItem", "idempotency"),
-        ("dynamodb:UpdateItem", "idempotency"),
     },
     "AWS::SQS::Queue": {
         ("sqs:ReceiveMessage", "source"),
@@ -36,6 +36,8 @@ CONSUMER_GRANTS: dict[str, set[tuple[str, str]]] = {
         ("sqs:SendMessage", "dead letter"),
     },
 }
+ATOMIC_MODE_GRANTS = {("dynamodb:GetItem", "idempotency"), ("dynamodb:PutItem", "idempotency")}
+LEASED_MODE_GRANTS = {("dynamodb:UpdateItem", "idempotency")}
 # And what its effect needs, on its own tables.
 EFFECT_GRANTS: dict[str, set[tuple[str, str]]] = {
     "ledger": {("dynamodb:UpdateItem", "ledger")},
@@ -50,9 +52,18 @@ STACKS = {
 }
 
 
-def expected_grants(pipeline: str) -> dict[str, set[tuple[str, str]]]:
+def deployed_mode(stack: SynthesizedStack) -> str:
+    """The consumer's EXACTLY_ONCE_MODE, as the template deploys it."""
+    (function,) = stack.resources_of_type("AWS::Lambda::Function").values()
+    return str(function["Properties"]["Environment"]["Variables"]["EXACTLY_ONCE_MODE"])
+
+
+def expected_grants(pipeline: str, mode: str) -> dict[str, set[tuple[str, str]]]:
     expected = {kind: set(grants) for kind, grants in CONSUMER_GRANTS.items()}
     expected["AWS::DynamoDB::Table"] |= EFFECT_GRANTS[pipeline]
+    if mode == "leased":
+        expected["AWS::DynamoDB::Table"] -= ATOMIC_MODE_GRANTS
+        expected["AWS::DynamoDB::Table"] |= LEASED_MODE_GRANTS
     return expected
 
 
@@ -89,11 +100,11 @@ def test_no_policy_allows_a_wildcard_action_or_resource(stack: SynthesizedStack)
                 assert targets <= own, f"{logical_id} refers outside the stack: {targets - own}"
 
 
-def test_deny_statements_only_deny_insecure_transport_on_the_stacks_queues(
+def test_deny_statements_only_deny_insecure_transport_on_the_stacks_queues_and_topics(
     stack: SynthesizedStack,
 ) -> None:
-    # The one wildcard in the template: enforce_ssl's "Deny sqs:* unless TLS", which
-    # restricts; it grants nothing.
+    # The one wildcard in the template: enforce_ssl's "Deny sqs:* unless TLS" (and the
+    # alarm topic's "Deny sns:Publish unless TLS"), which restricts; it grants nothing.
     resources = stack.template["Resources"]
     for logical_id, _, document in policy_documents(stack.template):
         for statement in document["Statement"]:
@@ -102,14 +113,16 @@ def test_deny_statements_only_deny_insecure_transport_on_the_stacks_queues(
             assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}, logical_id
             for resource in as_list(statement["Resource"]):
                 for target in references(resource):
-                    assert resources[target]["Type"] == "AWS::SQS::Queue", logical_id
+                    assert resources[target]["Type"] in ("AWS::SQS::Queue", "AWS::SNS::Topic"), (
+                        logical_id
+                    )
 
 
 def test_the_consumer_role_has_exactly_the_actions_it_needs(
     pipeline_stack: tuple[str, SynthesizedStack],
 ) -> None:
     pipeline, stack = pipeline_stack
-    assert granted_actions(stack.template) == expected_grants(pipeline)
+    assert granted_actions(stack.template) == expected_grants(pipeline, deployed_mode(stack))
 
 
 def test_roles_carry_no_managed_policy_and_only_lambda_assumes_them(

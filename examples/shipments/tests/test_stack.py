@@ -30,3 +30,30 @@ def test_the_consumer_gets_its_tables_and_the_exactly_once_settings() -> None:
     template.has_resource_properties(
         "AWS::Lambda::EventSourceMapping", {"FunctionResponseTypes": ["ReportBatchItemFailures"]}
     )
+
+
+def test_the_data_outlives_the_stack() -> None:
+    # The construct's defaults keep the idempotency table, queues and log group; the
+    # effect's tables are kept too: deleting the stack loses no data.
+    template = Template.from_stack(ShipmentsStack(cdk.App(), "Shipments")).to_json()
+    kept = ("AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::Logs::LogGroup")
+    resources = [r for r in template["Resources"].values() if r["Type"] in kept]
+    assert len(resources) == 6  # three tables, two queues, the log group
+    for resource in resources:
+        assert resource["DeletionPolicy"] == "Retain", resource["Type"]
+        assert resource["UpdateReplacePolicy"] == "Retain", resource["Type"]
+        if resource["Type"] == "AWS::DynamoDB::Table":
+            assert resource["Properties"]["DeletionProtectionEnabled"] is True
+
+
+def test_every_alarm_goes_to_the_alarm_topic() -> None:
+    stack = ShipmentsStack(cdk.App(context={"alarm_email": "oncall@example.com"}), "Shipments")
+    template = Template.from_stack(stack)
+    template.has_resource_properties(
+        "AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "oncall@example.com"}
+    )
+    (topic_id,) = template.find_resources("AWS::SNS::Topic")
+    alarms = template.find_resources("AWS::CloudWatch::Alarm")
+    assert len(alarms) == 3
+    for alarm in alarms.values():
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic_id}]
