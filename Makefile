@@ -9,6 +9,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt constraints.txt pyproject.toml | cksum | cut -d' ' -f1)
 STAGE ?= dev
+# More CDK context, e.g. ALARMS="-c alarm_email=you@example.com" (prod requires a target).
+ALARMS ?=
 PORT ?= 5000
 PYTEST_ARGS ?=
 
@@ -65,7 +67,7 @@ node_modules: package.json package-lock.json
 	touch node_modules
 
 synth: $(STAMP) node_modules
-	PATH=$(CURDIR)/$(BIN):$$PATH npx --no-install cdk synth -q -c stage=$(STAGE)
+	PATH=$(CURDIR)/$(BIN):$$PATH npx --no-install cdk synth -q -c stage=$(STAGE) $(ALARMS)
 
 lint-cfn: synth
 	$(BIN)/cfn-lint
@@ -75,10 +77,10 @@ deploy-local: $(STAMP) node_modules
 
 # The app has two stacks per stage (ledger and orders): deploy and destroy take them all.
 deploy: $(STAMP) node_modules
-	PATH=$(CURDIR)/$(BIN):$$PATH npx --no-install cdk deploy --all -c stage=$(STAGE)
+	PATH=$(CURDIR)/$(BIN):$$PATH npx --no-install cdk deploy --all -c stage=$(STAGE) $(ALARMS)
 
 destroy: $(STAMP) node_modules
-	PATH=$(CURDIR)/$(BIN):$$PATH npx --no-install cdk destroy --all -c stage=$(STAGE)
+	PATH=$(CURDIR)/$(BIN):$$PATH npx --no-install cdk destroy --all -c stage=$(STAGE) $(ALARMS)
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out .cdk-home .jsii-cache reports .pytest_cache .mypy_cache .ruff_cache
