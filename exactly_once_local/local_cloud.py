@@ -1,174 +1,192 @@
-"""`python -m pipeline local up`: the ledger stack on a moto server, with Lambda's poller.
+"""The local cloud: a CDK app's stacks on a moto server, with Lambda's SQS poller played.
 
 What runs (docs/local-cloud.md says why each piece is needed):
 
 - a moto server on ``localhost:PORT``, every request handled under one lock (moto is not
   atomic per request the way AWS is);
-- the stage's ledger stack, synthesized in-process and created through moto's
-  CloudFormation (``pipeline.stack.deploy_template_to_moto``), which disables moto's own
-  event source mappings (moto cannot run code and would push messages to the DLQ);
-- for each mapping, a ``Poller`` with the mapping's batch size and maximum concurrency,
-  invoking the function's handler (``Handler`` of its configuration) in this process,
-  with the function's environment variables and ``AWS_ENDPOINT_URL`` pointing at moto.
+- each stack of the app's cloud assembly (``exactly_once_local.assembly``) created
+  through moto's CloudFormation (``exactly_once_local.moto_deploy``), which disables
+  moto's own event source mappings (moto cannot run code and would push messages to
+  the DLQ);
+- for each SQS event source mapping of each stack, a ``Poller`` with the mapping's batch
+  size, batching window and maximum concurrency, invoking the function's handler in this
+  process (``exactly_once_local.runtime``): imported from the function's own asset
+  directory, with its environment variables and timeout, and ``AWS_ENDPOINT_URL``
+  pointing at moto.
 
 Each poller worker is a warm container of its own: it imports the handler module afresh
 (its own boto3 clients, its own handler object). When the entry point is made by
-``exactly_once.make_handler`` (as ``ledger.handler``'s is), batch log lines count outcomes
-from its ``last_decisions``; otherwise they count records as "unknown".
+``exactly_once.make_handler``, batch log lines count outcomes from its
+``last_decisions``; otherwise they count records as "unknown".
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import logging
-import signal
-import sys
+import socket
 import threading
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-from pipeline.moto_server import (
+from exactly_once_local.assembly import CloudAssembly, StackArtifact
+from exactly_once_local.function_environ import install as install_function_environ
+from exactly_once_local.moto_deploy import (
+    LocalClients,
+    deploy_stack,
+    event_source_mappings,
+    function_names,
+)
+from exactly_once_local.moto_server import (
     DEFAULT_PORT,
     DEFAULT_REGION,
     LocalEndpoint,
     moto_server,
     patched_environ,
 )
-from pipeline.poller import Poller
-from pipeline.powertools_metrics import drop_when_disabled
+from exactly_once_local.poller import Poller
+from exactly_once_local.runtime import (
+    FunctionSettings,
+    HandlerImportError,
+    LocalContainer,
+    MappingSettings,
+    PartialBatchResponseIgnored,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
-FUNCTIONS_DIR = ROOT / "functions"
+__all__ = [
+    "DEFAULT_CONCURRENCY",
+    "Consumer",
+    "ConsumerPlan",
+    "DeployedStack",
+    "FunctionSettings",
+    "HandlerImportError",
+    "LocalCloud",
+    "LocalCloudError",
+    "LocalContainer",
+    "MappingSettings",
+    "PartialBatchResponseIgnored",
+    "check_port_free",
+    "plan_consumers",
+    "quiet_moto",
+    "start_local_cloud",
+]
+
 # Lambda scales a queue's pollers up to MaximumConcurrency (or far beyond without one);
 # locally, on a laptop, this many workers per mapping when the mapping sets no maximum.
 DEFAULT_CONCURRENCY = 2
 
 
-@dataclass(frozen=True)
-class MappingSettings:
-    """What the poller takes from one event source mapping."""
-
-    uuid: str
-    queue_arn: str
-    batch_size: int
-    batching_window_seconds: int
-    maximum_concurrency: int | None
-    report_batch_item_failures: bool
-
-    @classmethod
-    def from_api(cls, mapping: dict[str, Any]) -> MappingSettings:
-        scaling = mapping.get("ScalingConfig") or {}
-        return cls(
-            uuid=str(mapping["UUID"]),
-            queue_arn=str(mapping["EventSourceArn"]),
-            batch_size=int(mapping.get("BatchSize") or 10),
-            batching_window_seconds=int(mapping.get("MaximumBatchingWindowInSeconds") or 0),
-            maximum_concurrency=(
-                int(scaling["MaximumConcurrency"]) if scaling.get("MaximumConcurrency") else None
-            ),
-            report_batch_item_failures="ReportBatchItemFailures"
-            in (mapping.get("FunctionResponseTypes") or []),
-        )
+class LocalCloudError(Exception):
+    """The app cannot run on the local cloud (one line for the user)."""
 
 
 @dataclass(frozen=True)
-class FunctionSettings:
-    """What the local runtime takes from the function's configuration."""
+class ConsumerPlan:
+    """One SQS event source mapping of a stack's template and the function it invokes."""
 
+    stack_name: str
+    mapping_id: str
+    function_id: str
+    handler: str
+    code_dir: Path | None
+
+
+@dataclass
+class Consumer:
+    """One mapping played locally: the function it invokes and the poller."""
+
+    stack_name: str
+    function: FunctionSettings
+    mapping: MappingSettings
+    poller: Poller
+
+
+@dataclass(frozen=True)
+class DeployedStack:
     name: str
-    handler: str  # "package.module.function"
-    environment: dict[str, str]
-    timeout_seconds: int
-
-    @classmethod
-    def from_api(cls, configuration: dict[str, Any]) -> FunctionSettings:
-        return cls(
-            name=str(configuration["FunctionName"]),
-            handler=str(configuration["Handler"]),
-            environment=dict((configuration.get("Environment") or {}).get("Variables") or {}),
-            timeout_seconds=int(configuration.get("Timeout") or 3),
-        )
-
-    @property
-    def module_name(self) -> str:
-        return self.handler.rsplit(".", 1)[0]
-
-    @property
-    def entry_point(self) -> str:
-        return self.handler.rsplit(".", 1)[1]
+    outputs: dict[str, str]
 
 
-class PartialBatchResponseIgnored(Exception):
-    """A batch with failures on a mapping without ReportBatchItemFailures: all retried."""
+def _referenced_id(value: Any) -> str | None:
+    """The logical id a ``Ref`` or ``Fn::GetAtt`` points at."""
+    if isinstance(value, dict):
+        if "Ref" in value:
+            return str(value["Ref"])
+        if "Fn::GetAtt" in value:
+            target = value["Fn::GetAtt"]
+            return str(target[0] if isinstance(target, list) else str(target).split(".")[0])
+    return None
 
 
-class LocalContainer:
-    """One warm Lambda container: the handler module imported afresh, its entry point."""
+def _is_sqs_source(stack: StackArtifact, source: Any) -> bool:
+    if isinstance(source, str):
+        return ":sqs:" in source
+    referenced = _referenced_id(source)
+    resources = stack.template.get("Resources", {})
+    return referenced is not None and resources.get(referenced, {}).get("Type") == (
+        "AWS::SQS::Queue"
+    )
 
-    def __init__(self, function: FunctionSettings, report_batch_item_failures: bool) -> None:
-        self.module = _fresh_import(function.module_name)
-        self.entry: Callable[[dict[str, Any], Any], dict[str, Any]] = getattr(
-            self.module, function.entry_point
-        )
-        self.report_batch_item_failures = report_batch_item_failures
 
-    @property
-    def last_decisions(self) -> Any:
-        """The decisions of the last batch, when the entry point is a ``make_handler`` one."""
-        return getattr(self.entry, "last_decisions", None)
+def _code_dir(stack: StackArtifact, function_id: str, code: Any) -> Path | None:
+    """The directory of the function's code: its file asset in the assembly."""
+    key = code.get("S3Key") if isinstance(code, dict) else None
+    for asset in stack.assets:
+        if asset.object_key == key and asset.source_path.is_dir():
+            return asset.source_path
+    raise LocalCloudError(
+        f"stack {stack.stack_name}: function {function_id}: its code is not a directory "
+        "asset of the cloud assembly (Code.fromAsset), which the local cloud needs"
+    )
 
-    @property
-    def dynamodb(self) -> Any:
-        """The container's own DynamoDB client (``make_handler``'s), for fault hooks."""
-        return self.entry.dynamodb  # type: ignore[attr-defined]
 
-    def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
-        try:
-            response = self.entry(event, context) or {}
-        finally:
-            drop_when_disabled(vars(self.module).values())
-        if not self.report_batch_item_failures and response.get("batchItemFailures"):
-            # Without ReportBatchItemFailures, Lambda ignores the partial response: a
-            # "successful" invocation deletes the whole batch. Failing it is the safe
-            # reading locally, and makes the misconfiguration visible.
-            raise PartialBatchResponseIgnored(
-                "batchItemFailures returned but the mapping lacks ReportBatchItemFailures"
+def plan_consumers(stack: StackArtifact) -> list[ConsumerPlan]:
+    """The stack's SQS event source mappings and their functions, checked: each a Python
+    function with its code in a directory asset."""
+    resources = stack.template.get("Resources", {})
+    plans: list[ConsumerPlan] = []
+    for mapping_id, mapping in stack.resources_of_type("AWS::Lambda::EventSourceMapping").items():
+        properties = mapping.get("Properties", {})
+        if not _is_sqs_source(stack, properties.get("EventSourceArn")):
+            continue
+        function_id = _referenced_id(properties.get("FunctionName"))
+        function = resources.get(function_id or "", {})
+        if function.get("Type") != "AWS::Lambda::Function":
+            raise LocalCloudError(
+                f"stack {stack.stack_name}: mapping {mapping_id} invokes a function that is "
+                "not in the stack, which the local cloud cannot run"
             )
-        return response
-
-
-def _fresh_import(module_name: str) -> ModuleType:
-    """Execute the module's code anew (not cached in ``sys.modules``), as a cold start."""
-    if str(FUNCTIONS_DIR) not in sys.path:
-        sys.path.insert(0, str(FUNCTIONS_DIR))
-    package, _, _ = module_name.rpartition(".")
-    if package:
-        importlib.import_module(package)
-    spec = importlib.util.find_spec(module_name)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"handler module {module_name} not found under {FUNCTIONS_DIR}")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+        assert function_id is not None
+        function_properties = function.get("Properties", {})
+        runtime = str(function_properties.get("Runtime", "?"))
+        if not runtime.startswith("python"):
+            raise LocalCloudError(
+                f"stack {stack.stack_name}: function {function_id} runs on {runtime}; the "
+                "local cloud runs Python functions only"
+            )
+        plans.append(
+            ConsumerPlan(
+                stack_name=stack.stack_name,
+                mapping_id=mapping_id,
+                function_id=function_id,
+                handler=str(function_properties.get("Handler", "")),
+                code_dir=_code_dir(stack, function_id, function_properties.get("Code")),
+            )
+        )
+    return plans
 
 
 @dataclass
 class LocalCloud:
-    """A running local cloud: endpoint, stack outputs, and pollers in background threads."""
+    """A running local cloud: endpoint, deployed stacks, and their pollers."""
 
     endpoint: LocalEndpoint
-    stage: str
-    outputs: dict[str, str]
-    function: FunctionSettings
-    mappings: list[MappingSettings]
-    pollers: list[Poller]
+    stacks: dict[str, DeployedStack]
+    consumers: list[Consumer]
     _resources: ExitStack
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
@@ -176,6 +194,26 @@ class LocalCloud:
     @property
     def endpoint_url(self) -> str:
         return self.endpoint.url
+
+    @property
+    def pollers(self) -> list[Poller]:
+        return [consumer.poller for consumer in self.consumers]
+
+    @property
+    def outputs(self) -> dict[str, str]:
+        """The outputs of the one stack deployed (``stacks[name].outputs`` for several)."""
+        (stack,) = self.stacks.values()
+        return stack.outputs
+
+    @property
+    def function(self) -> FunctionSettings:
+        """The one function polled for (``consumers`` for several)."""
+        (function,) = {c.function.name: c.function for c in self.consumers}.values()
+        return function
+
+    @property
+    def mappings(self) -> list[MappingSettings]:
+        return [consumer.mapping for consumer in self.consumers]
 
     def start_polling(self) -> None:
         for index, poller in enumerate(self.pollers):
@@ -209,76 +247,163 @@ class LocalCloud:
         moto_api_backend.reset()
 
     def describe(self) -> str:
-        lines = [
-            f"local cloud up: endpoint {self.endpoint_url} (stage {self.stage}, "
-            f"region {self.endpoint.region})",
-            *(f"  {key}: {value}" for key, value in sorted(self.outputs.items())),
-            f"  handler: {self.function.handler} (timeout {self.function.timeout_seconds} s)",
-        ]
-        for mapping, poller in zip(self.mappings, self.pollers, strict=True):
-            lines.append(
-                f"  polling {poller.queue_url}: batch size {mapping.batch_size}, "
-                f"concurrency {poller.concurrency}, batching window "
-                f"{mapping.batching_window_seconds} s, "
-                f"ReportBatchItemFailures {'on' if mapping.report_batch_item_failures else 'off'}"
-            )
+        lines = [f"local cloud up: endpoint {self.endpoint_url} (region {self.endpoint.region})"]
+        for stack in self.stacks.values():
+            lines.append(f"stack {stack.name}")
+            lines += [f"  {key}: {value}" for key, value in sorted(stack.outputs.items())]
+            for consumer in self.consumers:
+                if consumer.stack_name == stack.name:
+                    lines += _describe_consumer(consumer)
         return "\n".join(lines)
 
 
+def _describe_consumer(consumer: Consumer) -> list[str]:
+    function, mapping, poller = consumer.function, consumer.mapping, consumer.poller
+    code = f", code {function.code_dir.name}" if function.code_dir else ""
+    return [
+        f"  function {function.name}: handler {function.handler} ({function.runtime}, "
+        f"timeout {function.timeout_seconds} s{code})",
+        f"    polling {poller.queue_url}: batch size {mapping.batch_size}, "
+        f"concurrency {poller.concurrency}, batching window "
+        f"{mapping.batching_window_seconds} s, "
+        f"ReportBatchItemFailures {'on' if mapping.report_batch_item_failures else 'off'}",
+    ]
+
+
+def select_stacks(
+    assembly: CloudAssembly, names: Sequence[str] | None, warn: Callable[[str], None]
+) -> tuple[list[StackArtifact], dict[str, list[ConsumerPlan]]]:
+    """The stacks to deploy (those asked for, or all, with what they depend on) and the
+    consumer plans of those with an SQS mapping; a stack without one is skipped."""
+    chosen = [assembly.stack(name) for name in names] if names else list(assembly.stacks)
+    if not chosen:
+        raise LocalCloudError("the CDK app has no stacks")
+    plans = {stack.stack_name: plan_consumers(stack) for stack in chosen}
+    polled = {name for name, found in plans.items() if found}
+    if not polled:
+        listed = ", ".join(stack.stack_name for stack in chosen)
+        raise LocalCloudError(
+            f"no stack of the CDK app has an SQS event source mapping ({listed}): nothing to run"
+        )
+    needed = _with_dependencies(assembly, [s for s in chosen if s.stack_name in polled])
+    for stack in chosen:
+        if stack.stack_name not in polled and stack.artifact_id not in needed:
+            warn(f"warning: stack {stack.stack_name} has no SQS event source mapping: skipped")
+    deploy = [stack for stack in assembly.stacks if stack.artifact_id in needed]
+    return deploy, {name: plans[name] for name in polled}
+
+
+def _with_dependencies(assembly: CloudAssembly, stacks: Iterable[StackArtifact]) -> set[str]:
+    by_id = {stack.artifact_id: stack for stack in assembly.stacks}
+    needed: set[str] = set()
+    todo = [stack.artifact_id for stack in stacks]
+    while todo:
+        artifact_id = todo.pop()
+        if artifact_id in needed or artifact_id not in by_id:
+            continue
+        needed.add(artifact_id)
+        todo += by_id[artifact_id].dependencies
+    return needed
+
+
 def start_local_cloud(
+    assembly: CloudAssembly,
     port: int = DEFAULT_PORT,
-    stage: str = "dev",
     *,
+    stacks: Sequence[str] | None = None,
     region: str = DEFAULT_REGION,
     on_batch: Callable[[str], None] = lambda line: None,
+    warn: Callable[[str], None] = lambda line: None,
     poll: bool = True,
 ) -> LocalCloud:
-    """Start the server, deploy the stack, start the pollers; ``stop()`` undoes it all.
+    """Start the server, deploy the stacks, start the pollers; ``stop()`` undoes it all.
 
-    With ``poll=False`` the pollers are built but not started: a caller (the demo) runs
-    its own, with faults around them.
+    ``stacks``: the names of the stacks to run (default: every stack of the assembly; a
+    stack without an SQS event source mapping is skipped with a ``warn`` line). With
+    ``poll=False`` the pollers are built but not started: a caller (a test harness) runs
+    its own.
 
-    Sets the function's environment variables and the endpoint's (``AWS_ENDPOINT_URL``,
-    region, fake credentials) in ``os.environ`` until ``stop()``: the handler module
-    reads them, and its boto3 clients talk to the local server.
+    Sets the endpoint's variables (``AWS_ENDPOINT_URL``, region, fake credentials) in
+    ``os.environ`` until ``stop()``, and each function's own for the threads that run it:
+    the handler module reads them, and its boto3 clients talk to the local server. Raises
+    ``LocalCloudError``, ``DeployError`` or ``HandlerImportError`` (one line each) with
+    nothing left running.
     """
-    from pipeline.stack import LocalClients, deploy_template_to_moto, event_source_mappings
-
+    deploy, plans = select_stacks(assembly, stacks, warn)
+    check_port_free(port)
     resources = ExitStack()
     try:
         endpoint = resources.enter_context(moto_server(port, region=region, serialized=True))
-        outputs = _endpoint_urls(
-            deploy_template_to_moto(endpoint.url, stage, region=region), endpoint
-        )
+        resources.enter_context(patched_environ(endpoint.environ()))
+        install_function_environ()
         clients = LocalClients(endpoint.url, region)
-        lambda_client = clients.client("lambda")
-        function = FunctionSettings.from_api(
-            lambda_client.get_function_configuration(FunctionName=outputs["FunctionName"])
-        )
-        mappings = [
-            MappingSettings.from_api(m) for m in event_source_mappings(clients, function.name)
-        ]
-        resources.enter_context(patched_environ({**function.environment, **endpoint.environ()}))
-        sqs = clients.client("sqs")
-        pollers = [
-            _poller_for(mapping, function, sqs, on_batch=on_batch, index=index)
-            for index, mapping in enumerate(mappings)
-        ]
+        deployed: dict[str, DeployedStack] = {}
+        consumers: list[Consumer] = []
+        for stack in deploy:
+            outputs = _endpoint_urls(deploy_stack(stack, clients), endpoint)
+            deployed[stack.stack_name] = DeployedStack(stack.stack_name, outputs)
+            consumers += _consumers_of(stack, plans.get(stack.stack_name, []), clients, on_batch)
+        _check_handlers_import(consumers)
     except BaseException:
         resources.close()
+        _forget_moto_state()
         raise
-    cloud = LocalCloud(
-        endpoint=endpoint,
-        stage=stage,
-        outputs=outputs,
-        function=function,
-        mappings=mappings,
-        pollers=pollers,
-        _resources=resources,
-    )
+    polled = {name: deployed[name] for name in deployed if name in plans}
+    cloud = LocalCloud(endpoint=endpoint, stacks=polled, consumers=consumers, _resources=resources)
     if poll:
         cloud.start_polling()
     return cloud
+
+
+def check_port_free(port: int) -> None:
+    """A clear error for a port in use (werkzeug would end its thread and hang the start)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("localhost", port))
+        except OSError as exc:
+            raise LocalCloudError(
+                f"port {port} is in use ({exc.strerror}): stop what listens there, or pass "
+                "another --port"
+            ) from exc
+
+
+def _forget_moto_state() -> None:
+    from moto.moto_api._internal.models import moto_api_backend
+
+    moto_api_backend.reset()
+
+
+def _consumers_of(
+    stack: StackArtifact,
+    plans: list[ConsumerPlan],
+    clients: LocalClients,
+    on_batch: Callable[[str], None],
+) -> list[Consumer]:
+    """The deployed stack's functions and SQS mappings, as moto's Lambda API reads them."""
+    names = function_names(stack, clients, stack.stack_name)
+    lambda_client = clients.client("lambda")
+    sqs = clients.client("sqs")
+    consumers: list[Consumer] = []
+    for function_id in dict.fromkeys(plan.function_id for plan in plans):
+        code_dir = next(p.code_dir for p in plans if p.function_id == function_id)
+        function = FunctionSettings.from_api(
+            lambda_client.get_function_configuration(FunctionName=names[function_id]), code_dir
+        )
+        for found in event_source_mappings(clients, function.name):
+            mapping = MappingSettings.from_api(found)
+            if mapping.is_sqs:
+                poller = _poller_for(mapping, function, sqs, on_batch, index=len(consumers))
+                consumers.append(Consumer(stack.stack_name, function, mapping, poller))
+    return consumers
+
+
+def _check_handlers_import(consumers: list[Consumer]) -> None:
+    """Import each function's handler once now, so that a broken one stops the start."""
+    checked: set[str] = set()
+    for consumer in consumers:
+        if consumer.function.name not in checked:
+            checked.add(consumer.function.name)
+            LocalContainer(consumer.function, consumer.mapping.report_batch_item_failures)
 
 
 def _endpoint_urls(outputs: dict[str, str], endpoint: LocalEndpoint) -> dict[str, str]:
@@ -299,8 +424,8 @@ def _poller_for(
     mapping: MappingSettings,
     function: FunctionSettings,
     sqs: Any,
-    *,
     on_batch: Callable[[str], None],
+    *,
     index: int,
 ) -> Poller:
     queue_name = mapping.queue_arn.rsplit(":", 1)[-1]
@@ -330,36 +455,3 @@ def quiet_moto() -> None:
     warnings.filterwarnings("ignore", message="Tried to parse", category=UserWarning)
     logging.getLogger("moto.cloudformation.parsing").setLevel(logging.ERROR)
     logging.getLogger("moto").setLevel(logging.ERROR)  # CloudFormation parsing logs as "moto"
-
-
-def run_local_up(port: int = DEFAULT_PORT, stage: str = "dev") -> int:
-    """Start the local cloud, print where everything is, log batches until Ctrl-C.
-
-    Ctrl-C (SIGINT) or SIGTERM stops it cleanly: the pollers finish their current batch,
-    then the server stops.
-    """
-
-    def log(line: str) -> None:
-        print(f"{time.strftime('%H:%M:%S')} {line}", flush=True)
-
-    stop = threading.Event()
-
-    def request_stop(signum: int, frame: object) -> None:
-        stop.set()
-
-    # Installed explicitly: a shell's background job inherits SIGINT ignored, and
-    # SIGTERM (docker stop, kill) deserves the same clean shutdown.
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, request_stop)
-    quiet_moto()
-    print(f"starting moto on localhost:{port} and deploying the {stage} ledger stack...")
-    cloud = start_local_cloud(port, stage, on_batch=log)
-    try:
-        print(cloud.describe(), flush=True)
-        print("send messages with the AWS CLI or boto3 against the endpoint; Ctrl-C to stop.")
-        stop.wait()
-        print("\nstopping: pollers finish their current batch...", flush=True)
-    finally:
-        cloud.stop()
-    print("local cloud stopped.", flush=True)
-    return 0

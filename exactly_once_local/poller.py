@@ -6,6 +6,11 @@ handler as an AWS-shaped event, delete the successes, and leave the failures to 
 after the visibility timeout (SQS's redrive policy moves them to the DLQ after
 maxReceiveCount). Up to ``concurrency`` invocations run at once, each worker a warm
 container of its own.
+
+Two hooks let a test harness add faults around the invocation without touching it:
+``crashed(exc)`` says whether an exception means the invocation's process died (nothing
+deleted, counted as "crashed"), and ``response_lost(rng)`` whether the response to a
+finished invocation never reached the poller (nothing deleted).
 """
 
 from __future__ import annotations
@@ -21,7 +26,6 @@ from typing import Any
 from exactly_once import ExactlyOnceBatchHandler, SystemClock
 from exactly_once_local.events import from_received, sqs_event
 from exactly_once_local.lambda_context import LocalLambdaContext
-from pipeline.faults import FaultCounts, FaultRates, InjectedCrash
 
 # Lambda's invocation payload limit, and SQS's largest message (1 MiB since 2025): a batch
 # gathered over several receives asks for no more messages than surely fit.
@@ -71,8 +75,6 @@ class Poller:
     batching_window_seconds: float = 0.0
     concurrency: int = 2
     timeout_seconds: float = 30.0
-    faults: FaultRates = field(default_factory=FaultRates)
-    fault_counts: FaultCounts = field(default_factory=FaultCounts)
     seed: int = 7
     stats: PollStats = field(default_factory=PollStats)
     _rngs: dict[int, random.Random] = field(default_factory=dict, repr=False)
@@ -126,6 +128,7 @@ class Poller:
         )
 
     def _work(self, index: int, stop: threading.Event) -> None:
+        """One worker: a warm container, then gather a batch and invoke, until ``stop``."""
         handler = self.handler_factory(index)
         # Kept across drains, so that each wave does not replay the same fault rolls.
         rng = self._rngs.setdefault(index, random.Random(self.seed * 1000 + index))
@@ -135,6 +138,16 @@ class Poller:
                 stop.wait(0.05)
                 continue
             self._invoke(handler, messages, rng)
+
+    # Hooks for a harness that injects faults (see the module docstring).
+
+    def crashed(self, exc: BaseException) -> bool:
+        """Whether ``exc`` raised by the handler means its process died mid-invocation."""
+        return False
+
+    def response_lost(self, rng: random.Random) -> bool:
+        """Whether the response of a finished invocation is lost on its way back."""
+        return False
 
     def _receive(self, most: int) -> list[dict[str, Any]]:
         messages: list[dict[str, Any]] = self.sqs.receive_message(
@@ -171,30 +184,52 @@ class Poller:
     def _invoke(
         self, handler: BatchHandler, messages: list[dict[str, Any]], rng: random.Random
     ) -> None:
+        """One invocation, as the event source mapping runs it: call the handler, count
+        the outcomes, then delete what succeeded."""
         records = [from_received(m, self.queue_arn) for m in messages]
-        context = LocalLambdaContext(SystemClock(), timeout_seconds=self.timeout_seconds)
-        try:
-            response = handler(sqs_event(*records), context)
-        except InjectedCrash:
-            self.stats.add_batch(records, Counter({"crashed": len(records)}))
-            self.on_batch(f"batch of {len(records)}: invocation crashed, nothing deleted")
-            return
-        except Exception as exc:  # noqa: BLE001 - a function error: Lambda retries the whole batch
-            self.stats.add_batch(records, Counter({"function_error": len(records)}))
-            self.on_batch(f"batch of {len(records)}: function error {exc!r}, nothing deleted")
-            return
-        decisions = getattr(handler, "last_decisions", None)
-        if decisions is None:
-            outcomes = Counter({"unknown": len(records)})
-        else:
-            outcomes = Counter(d.outcome.value for d in decisions.values())
+        response = self._call_handler(handler, records)
+        if response is None:
+            return  # crashed or failed: the whole batch comes back after the timeout
+        outcomes = self._outcomes(handler, records)
         self.stats.add_batch(records, outcomes)
-        if rng.random() < self.faults.lost_response:
-            self.fault_counts.add("lost_responses")
+        if self.response_lost(rng):
             self.on_batch(f"batch of {len(records)}: response lost, nothing deleted")
             return
         failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
-        done = [m for m in messages if m["MessageId"] not in failed]
+        not_deleted = self._delete_successes([m for m in messages if m["MessageId"] not in failed])
+        summary = ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items()))
+        undeleted = f"; {not_deleted} not deleted" if not_deleted else ""
+        self.on_batch(f"batch of {len(records)}: {summary}; {len(failed)} to retry{undeleted}")
+
+    def _call_handler(
+        self, handler: BatchHandler, records: list[dict[str, Any]]
+    ) -> dict[str, Any] | None:
+        """The handler's response, or None when the invocation crashed or raised."""
+        context = LocalLambdaContext(SystemClock(), timeout_seconds=self.timeout_seconds)
+        try:
+            return handler(sqs_event(*records), context) or {}
+        except BaseException as exc:
+            if self.crashed(exc):
+                self.stats.add_batch(records, Counter({"crashed": len(records)}))
+                self.on_batch(f"batch of {len(records)}: invocation crashed, nothing deleted")
+                return None
+            if not isinstance(exc, Exception):
+                raise
+            # A function error: Lambda retries the whole batch.
+            self.stats.add_batch(records, Counter({"function_error": len(records)}))
+            self.on_batch(f"batch of {len(records)}: function error {exc!r}, nothing deleted")
+            return None
+
+    @staticmethod
+    def _outcomes(handler: BatchHandler, records: list[dict[str, Any]]) -> Counter[str]:
+        """Each record's outcome from ``last_decisions``, or "unknown" without it."""
+        decisions = getattr(handler, "last_decisions", None)
+        if decisions is None:
+            return Counter({"unknown": len(records)})
+        return Counter(d.outcome.value for d in decisions.values())
+
+    def _delete_successes(self, done: list[dict[str, Any]]) -> int:
+        """Delete ``done`` in batches of 10; how many SQS failed to delete."""
         not_deleted = 0
         for start in range(0, len(done), 10):
             chunk = done[start : start + 10]
@@ -208,6 +243,4 @@ class Poller:
             # is then a duplicate.
             not_deleted += len(response.get("Failed", []))
         self.stats.add_deleted(len(done) - not_deleted)
-        summary = ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items()))
-        undeleted = f"; {not_deleted} not deleted" if not_deleted else ""
-        self.on_batch(f"batch of {len(records)}: {summary}; {len(failed)} to retry{undeleted}")
+        return not_deleted

@@ -50,45 +50,52 @@ def _add_campaign(commands: Any) -> None:
 
 def _local_up(args: argparse.Namespace) -> int:
     _fake_credentials()
-    from pipeline.local_cloud import run_local_up
+    from exactly_once_local.cli import context_pairs, run_up
 
-    return run_local_up(port=args.port, stage=args.stage)
+    return run_up(
+        project_dir=args.cwd,
+        app=args.app,
+        port=args.port,
+        region=args.region,
+        stacks=args.stacks,
+        context={"stage": args.stage, **context_pairs(args.context)},
+    )
 
 
 LOCAL_UP_EXAMPLE = """\
-example:
-  python -m pipeline local up --port 5000
+examples:
+  python -m pipeline local up --port 5000          # this repository's app: both stacks
+  python -m pipeline local up --cwd examples/shipments   # another CDK app
   # in another shell (QueueUrl is printed at start):
   aws --endpoint-url http://localhost:5000 sqs send-message \\
     --queue-url http://localhost:5000/123456789012/<queue> \\
     --message-body \\
       '{"transaction_id":"t-1","account_id":"acct-1","amount":"10.00","currency":"EUR"}'
+  # from a CDK app's own folder, with the package installed:
+  python -m exactly_once_local up
 """
 
 
 def _add_local(commands: Any) -> None:
+    from exactly_once_local.cli import UP_DESCRIPTION, add_up_arguments
+
     local = commands.add_parser(
         "local",
-        help="the local cloud: the ledger stack on a moto server",
-        description="The local cloud: the ledger stack on a moto server, polled locally.",
+        help="the local cloud: a CDK app's stacks on a moto server",
+        description="The local cloud: a CDK app's stacks on a moto server, polled locally.",
     )
     local_commands = local.add_subparsers(dest="local_command", required=True)
     up = local_commands.add_parser(
         "up",
-        help="start moto, deploy the ledger stack, poll its queue until Ctrl-C",
-        description=(
-            "Starts a moto server on localhost:PORT (one request at a time, as AWS is "
-            "atomic per request), deploys the stage's ledger stack into it through "
-            "CloudFormation, and plays Lambda's SQS event source mapping: polls the queue "
-            "with the mapping's batch size and maximum concurrency and runs the function's "
-            "handler in this process against the local endpoint. Prints the endpoint, "
-            "queue URLs and table names, one line per batch, and stays up until Ctrl-C."
-        ),
+        help="start moto, deploy the CDK app's stacks, poll their queues until Ctrl-C",
+        description=UP_DESCRIPTION + " Same as python -m exactly_once_local up.",
         epilog=LOCAL_UP_EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    up.add_argument("--port", type=int, default=5000, help="moto server port (default 5000)")
-    up.add_argument("--stage", default="dev", help="stage of the ledger stack (default dev)")
+    add_up_arguments(up)
+    up.add_argument(
+        "--stage", default="dev", help="the app's stage, as context stage=STAGE (default dev)"
+    )
     up.set_defaults(run=_local_up)
 
 

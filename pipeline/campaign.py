@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO
 
-from pipeline import moto_patches
+from exactly_once_local import moto_patches
 from pipeline.demo import Progress, faulty_local_poller, send_wave, workload_for
 from pipeline.faults import OBSERVED, FaultCounts, FaultRates
 from pipeline.resources import scan_items
@@ -177,9 +177,9 @@ def run_mode(
 ) -> ModeResult:
     """One mode on a fresh local cloud: waves under faults, redrive, settle, judge."""
     from exactly_once.keys import KeySpec
+    from exactly_once_local.moto_deploy import LocalClients
+    from exactly_once_local.moto_server import free_port, patched_environ
     from pipeline.local_cloud import quiet_moto, start_local_cloud
-    from pipeline.moto_server import free_port, patched_environ
-    from pipeline.stack import LocalClients
 
     moto_patches.install()
     quiet_moto()
@@ -208,6 +208,7 @@ def run_mode(
                 concurrency=settings.consumers,
                 visibility_timeout=settings.visibility_timeout,
                 seed=settings.seed,
+                environment=overrides,
             )
             progress = Progress(out, total=len(workload.sends))
             poller.on_batch = lambda _l: progress.show(

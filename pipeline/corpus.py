@@ -385,7 +385,7 @@ def build_corpus(prefix: str = "hostile") -> Corpus:
         ),
         case(
             "amount-negative-beyond-64-bit",
-            bad("amt-n2p63", amount="-92233720368547758.08"),
+            bad("amt-n2p63", amount="-92233720368547758.09"),  # -2**63 - 1 cents
             "invalid",
             AMOUNT_RANGE,
         ),

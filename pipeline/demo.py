@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import random
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -17,10 +18,10 @@ import boto3
 from aws_lambda_powertools import Logger, Metrics
 
 from exactly_once import Decision, ExactlyOnceBatchHandler
-from pipeline import moto_patches
+from exactly_once_local import moto_patches
+from exactly_once_local.powertools_metrics import flush_like_lambda
 from pipeline.faults import OBSERVED, FaultCounts, FaultRates, inject_client_faults
-from pipeline.poller import BatchHandler, Poller
-from pipeline.powertools_metrics import flush_like_lambda
+from pipeline.poller import BatchHandler, FaultyPoller
 from pipeline.resources import LedgerResources, create_ledger_resources
 from pipeline.serialized import SerializedClient
 from pipeline.verdict import Verdict, judge
@@ -116,7 +117,7 @@ def workload_for(settings: Any) -> Workload:
 def _run_waves(
     settings: DemoSettings,
     workload: Workload,
-    poller: Poller,
+    poller: FaultyPoller,
     counts: FaultCounts,
     judged: Callable[[], Verdict],
     *,
@@ -175,7 +176,7 @@ def run_demo(
             containers[worker] = consumer(resources, SerializedClient(own, lock))
         return containers[worker]
 
-    poller = Poller(
+    poller = FaultyPoller(
         sqs=SerializedClient(resources.sqs, lock),
         queue_url=resources.queue_url,
         queue_arn=resources.queue_arn,
@@ -209,9 +210,9 @@ def run_demo_on_local_cloud(
     and the mapping's batch size, read back from moto's APIs. Time is compressed as
     ``faulty_local_poller`` says: the visibility timeout and the batching window.
     """
+    from exactly_once_local.moto_deploy import LocalClients
+    from exactly_once_local.moto_server import free_port
     from pipeline.local_cloud import quiet_moto, start_local_cloud
-    from pipeline.moto_server import free_port
-    from pipeline.stack import LocalClients
 
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
@@ -263,14 +264,21 @@ def faulty_local_poller(
     concurrency: int,
     visibility_timeout: int,
     seed: int,
-) -> Poller:
+    environment: Mapping[str, str] | None = None,
+) -> FaultyPoller:
     """A poller for the local cloud's mapping, each worker a container with fault hooks.
 
     Time is compressed: the queue's visibility timeout (180 s as deployed) becomes
     ``visibility_timeout`` so that redeliveries come in seconds, and the mapping's batching
     window (1 s) becomes none: a batch is what the receives return at once.
+    ``environment``: variables to set on top of the function's own (its containers see
+    them, as a redeploy with them would).
     """
-    from pipeline.local_cloud import LocalContainer
+    from exactly_once_local.runtime import LocalContainer
+
+    function = dataclasses.replace(
+        cloud.function, environment={**cloud.function.environment, **(environment or {})}
+    )
 
     queue_url = cloud.outputs["QueueUrl"]
     sqs.set_queue_attributes(
@@ -282,7 +290,7 @@ def faulty_local_poller(
     def container_for(worker: int) -> LocalContainer:
         """One warm container per worker, kept across waves (and so is its fault sequence)."""
         if worker not in containers:
-            container = LocalContainer(cloud.function, mapping.report_batch_item_failures)
+            container = LocalContainer(function, mapping.report_batch_item_failures)
             inject_client_faults(
                 container.dynamodb,
                 rates,
@@ -293,14 +301,14 @@ def faulty_local_poller(
             containers[worker] = container
         return containers[worker]
 
-    return Poller(
+    return FaultyPoller(
         sqs=sqs,
         queue_url=queue_url,
         queue_arn=mapping.queue_arn,
         handler_factory=container_for,
         batch_size=mapping.batch_size,
         concurrency=concurrency,
-        timeout_seconds=float(cloud.function.timeout_seconds),
+        timeout_seconds=float(function.timeout_seconds),
         faults=rates(),
         fault_counts=counts,
         seed=seed,

@@ -20,7 +20,8 @@ import tempfile
 import time
 from collections.abc import Mapping, Sequence
 
-from pipeline.moto_server import DEFAULT_PORT, DEFAULT_REGION, MOTO_ACCOUNT, moto_server
+from exactly_once_local.moto_deploy import accept_cloudformation_kms_tags, provide_ssm_parameters
+from exactly_once_local.moto_server import DEFAULT_PORT, DEFAULT_REGION, MOTO_ACCOUNT, moto_server
 from pipeline.stack import (
     ROOT,
     LocalClients,
@@ -85,6 +86,11 @@ def deploy_with_cdk_cli(port: int, stage: str, region: str, *, serve: bool = Fal
             dict.fromkeys(arn for synthesized in stacks for arn in layer_arns(synthesized))
         )
         publish_layer_stand_ins(clients.client("lambda"), layers)
+        # What moto lacks for the CLI's templates: AWS's public Powertools layer parameters,
+        # and CloudFormation-shaped tags on KMS keys.
+        for synthesized in stacks:
+            provide_ssm_parameters(synthesized, clients, MOTO_ACCOUNT)
+        accept_cloudformation_kms_tags()
         run_cdk(
             [
                 "deploy",

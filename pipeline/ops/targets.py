@@ -17,7 +17,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from pipeline.moto_server import DEFAULT_REGION
+from exactly_once_local.moto_server import DEFAULT_REGION
 from pipeline.ops.errors import TargetNotFound, error_code
 
 DEFAULT_STACK = "ExactlyOnceLedger-dev"

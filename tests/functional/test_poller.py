@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
-from pipeline.poller import Poller
+from exactly_once_local.poller import Poller
 from pipeline.resources import LedgerResources, create_ledger_resources
 
 

@@ -12,8 +12,8 @@ import pytest
 from exactly_once import ManualClock
 from exactly_once_local.events import lambda_record, sqs_event
 from exactly_once_local.lambda_context import LocalLambdaContext
+from exactly_once_local.runtime import FunctionSettings, LocalContainer
 from pipeline.demo import ledger_consumer
-from pipeline.local_cloud import FunctionSettings, LocalContainer
 from tests.support.aws import LedgerResources
 from tests.support.ledger import transaction
 

@@ -20,9 +20,9 @@ from typing import Any
 import boto3
 import pytest
 
+from exactly_once_local.moto_server import FAKE_CREDENTIALS, free_port
 from pipeline.corpus import Corpus, HostileCase, ValidTransaction, build_corpus
 from pipeline.local_cloud import LocalCloud, start_local_cloud
-from pipeline.moto_server import FAKE_CREDENTIALS, free_port
 from pipeline.resources import scan_items
 
 pytestmark = [pytest.mark.local, pytest.mark.slow]

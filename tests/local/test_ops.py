@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
+from exactly_once_local.moto_deploy import LocalClients
+from exactly_once_local.moto_server import free_port
 from pipeline.__main__ import main
 from pipeline.local_cloud import LocalCloud, start_local_cloud
-from pipeline.moto_server import free_port
 from pipeline.ops.dlq import confirm
-from pipeline.stack import LocalClients
 
 pytestmark = [pytest.mark.local, pytest.mark.slow]
 

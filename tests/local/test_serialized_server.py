@@ -18,7 +18,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from pipeline.moto_server import free_port, moto_server
+from exactly_once_local.moto_server import free_port, moto_server
 
 pytestmark = [pytest.mark.local, pytest.mark.slow]
 
