@@ -199,8 +199,15 @@ def app_command(project_dir: Path, app: str | None = None) -> str:
 
 
 def app_context(project_dir: Path, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The context the CDK CLI gives the app: cdk.json's, cdk.context.json's, then ``extra``."""
-    context: dict[str, Any] = {}
+    """The context the CDK CLI gives the app: cdk.json's, cdk.context.json's, then ``extra``.
+
+    Like the CLI, it asks for path and asset metadata (``aws:cdk:path`` on each resource),
+    which is how tests find a resource by construct path.
+    """
+    context: dict[str, Any] = {
+        "aws:cdk:enable-path-metadata": True,
+        "aws:cdk:enable-asset-metadata": True,
+    }
     cdk_json = project_dir / "cdk.json"
     if cdk_json.exists():
         context.update(json.loads(cdk_json.read_text()).get("context", {}))

@@ -17,6 +17,10 @@ Fixtures:
 - ``exactly_once_check``: ``check_exactly_once`` (see ``exactly_once_local.checker``) on
   this test's moto: it delivers a batch twice, and again after a crash before and after
   every DynamoDB call, and reports every world whose effect differs from one delivery.
+- ``exactly_once_app`` (one per test module): the project's CDK app (the nearest
+  ``cdk.json`` above the test file) synthesized and running on the local cloud, its SQS
+  consumers polling; ``.send(queue, *bodies)``, ``.settle()``, ``.items(table)``,
+  ``.output(name)``, ``.physical_id(construct_path)``, ``.client(service)``.
 - ``manual_clock``: a ``ManualClock`` at the current time; ``advance(seconds)`` moves it.
 - ``lambda_context``: a Lambda context whose remaining time follows ``manual_clock``.
 """
@@ -25,6 +29,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -32,6 +37,7 @@ import pytest
 if TYPE_CHECKING:
     from exactly_once import ManualClock
 
+    from .app_fixture import LocalApp
     from .checker import ExactlyOnceReport
     from .lambda_context import LocalLambdaContext
     from .moto_resources import ConsumerResources
@@ -105,6 +111,26 @@ def exactly_once_check(exactly_once_aws: LocalAws) -> Callable[..., ExactlyOnceR
     from .checker import check_exactly_once
 
     return check_exactly_once
+
+
+def _project_dir(start: Path) -> Path:
+    for directory in [start, *start.parents]:
+        if (directory / "cdk.json").exists():
+            return directory
+    raise pytest.UsageError(f"exactly_once_app: no cdk.json in {start} or above it")
+
+
+@pytest.fixture(scope="module")
+def exactly_once_app(request: pytest.FixtureRequest) -> Iterator[LocalApp]:
+    """The project's CDK app on the local cloud, for the tests of one module."""
+    from .app_fixture import deploy_app
+
+    app, outdir = deploy_app(_project_dir(Path(str(request.path)).parent))
+    try:
+        yield app
+    finally:
+        app.cloud.stop()
+        outdir.cleanup()
 
 
 @pytest.fixture
