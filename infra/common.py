@@ -11,25 +11,14 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from exactly_once_cdk import ExactlyOnceConsumer
+from exactly_once_cdk.code import ASSET_EXCLUDES as CACHE_EXCLUDES
 
 # The Lambda asset: the consumers' code, and nothing else. The runtime package beside it
 # (functions/exactly_once) ships as the construct's own layer, not in this asset. Every
 # consumer ships the whole directory, so the stacks share one asset.
 FUNCTIONS_DIR = Path(__file__).resolve().parent.parent / "functions"
-ASSET_EXCLUDES = [
-    "exactly_once",
-    "exactly_once/**",
-    "**/__pycache__",
-    "**/__pycache__/**",
-    "**/*.pyc",
-    "**/.mypy_cache",
-    "**/.mypy_cache/**",
-    "**/.pytest_cache",
-    "**/.pytest_cache/**",
-    "**/.ruff_cache",
-    "**/.ruff_cache/**",
-    "**/.DS_Store",
-]
+# The runtime package ships as the construct's own layer, not in the asset.
+ASSET_EXCLUDES = ["exactly_once", "exactly_once/**", *CACHE_EXCLUDES]
 
 
 def functions_code(code_directory: Path = FUNCTIONS_DIR) -> lambda_.Code:

@@ -64,6 +64,17 @@ def orders_resources(*, fifo: bool = False, mode: str = "atomic") -> ConsumerRes
     return resources
 
 
+def ledger_resources(mode: str = "atomic") -> ConsumerResources:
+    """The ledger's queues and idempotency table; its table is created by each test."""
+    return create_consumer_resources(
+        boto3.client("dynamodb", region_name=REGION),
+        boto3.client("sqs", region_name=REGION),
+        key_prefix="ledger-v1",
+        key_path="transaction_id",
+        mode=mode,
+    )
+
+
 def stock(resources: ConsumerResources, **levels: int) -> None:
     for sku, level in levels.items():
         resources.dynamodb.put_item(
@@ -177,12 +188,7 @@ def test_a_write_dynamodb_refuses_as_invalid_is_isolated_to_its_message(
 def test_merged_ledger_adds_to_a_broken_balance_refuse_exactly_the_messages_on_it() -> None:
     with mock_aws():
         # GIVEN a ledger whose balance for account "broken" is not a number
-        ledger = create_consumer_resources(
-            boto3.client("dynamodb", region_name=REGION),
-            boto3.client("sqs", region_name=REGION),
-            key_prefix="ledger-v1",
-            key_path="transaction_id",
-        )
+        ledger = ledger_resources()
         table = ledger.table("ledger", "account_id", "currency", env="LEDGER_TABLE_NAME")
         ledger.dynamodb.put_item(
             TableName=table,
@@ -404,13 +410,7 @@ def test_a_fair_queue_refusal_reaches_its_standard_dlq_without_fifo_parameters()
 def test_leased_the_ledger_refuses_a_balance_update_dynamodb_rejects_as_invalid() -> None:
     with mock_aws():
         # GIVEN the ledger in leased mode, and a transaction count that is not a number
-        ledger = create_consumer_resources(
-            boto3.client("dynamodb", region_name=REGION),
-            boto3.client("sqs", region_name=REGION),
-            key_prefix="ledger-v1",
-            key_path="transaction_id",
-            mode="leased",
-        )
+        ledger = ledger_resources("leased")
         table = ledger.table("ledger", "account_id", "currency", env="LEDGER_TABLE_NAME")
         ledger.dynamodb.put_item(
             TableName=table,
@@ -439,12 +439,7 @@ def test_leased_the_ledger_refuses_a_balance_update_dynamodb_rejects_as_invalid(
 def test_a_credit_that_would_take_a_balance_past_64_bits_is_refused() -> None:
     with mock_aws():
         # GIVEN a ledger, and two credits of the largest amount to one account in a batch
-        ledger = create_consumer_resources(
-            boto3.client("dynamodb", region_name=REGION),
-            boto3.client("sqs", region_name=REGION),
-            key_prefix="ledger-v1",
-            key_path="transaction_id",
-        )
+        ledger = ledger_resources()
         ledger.table("ledger", "account_id", "currency", env="LEDGER_TABLE_NAME")
         handler = ledger.handler(ledger_effect)
         big = {"account_id": "a", "amount": "92233720368547758.07", "currency": "USD"}
@@ -468,13 +463,7 @@ def test_a_credit_that_would_take_a_balance_past_64_bits_is_refused() -> None:
 
 def test_leased_a_credit_past_64_bits_is_refused_too() -> None:
     with mock_aws():
-        ledger = create_consumer_resources(
-            boto3.client("dynamodb", region_name=REGION),
-            boto3.client("sqs", region_name=REGION),
-            key_prefix="ledger-v1",
-            key_path="transaction_id",
-            mode="leased",
-        )
+        ledger = ledger_resources("leased")
         ledger.table("ledger", "account_id", "currency", env="LEDGER_TABLE_NAME")
         handler = ledger.handler(ledger_effect)
         big = {"account_id": "a", "amount": "92233720368547758.07", "currency": "USD"}
