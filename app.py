@@ -16,6 +16,7 @@ rerun it if synth reports unconfigured flags again.
 
 from __future__ import annotations
 
+import os
 import re
 import weakref
 from dataclasses import dataclass
@@ -230,10 +231,12 @@ def add_nag_checks(app: cdk.App) -> None:
 def main() -> None:
     app = cdk.App()
     stage = str(app.node.try_get_context("stage") or "dev")
-    # Explicit, never taken from whatever credentials happen to be around: offline synth
-    # needs none, and a stage lands where it is told to.
+    # The account only when given (offline synth needs none); the region as given, else the
+    # CLI's environment (CDK_DEFAULT_REGION, from the profile), else a fixed one offline.
     account = app.node.try_get_context("account")
-    region = str(app.node.try_get_context("region") or DEFAULT_REGION)
+    region = str(
+        app.node.try_get_context("region") or os.environ.get("CDK_DEFAULT_REGION") or DEFAULT_REGION
+    )
     alarms = alarm_target_for(app, stage)
     add_stacks(app, stage, account=account, region=region, alarms=alarms)
     app.synth()

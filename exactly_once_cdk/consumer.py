@@ -35,9 +35,9 @@ from constructs import Construct
 from .code import runtime_layer_code
 
 # The Powertools release whose public layer the function gets: the exact version this
-# project's runtime is tested with (the repository's requirements.txt pins the same one;
-# tests/infra/test_powertools_layer.py fails if they differ). A constant, not read from
-# requirements.txt: the construct ships in the wheel, without it.
+# project's runtime is tested with (the repository's functions/requirements.txt pins the same one;
+# tests/infra/test_construct_settings.py fails if they differ). A constant, not read from
+# functions/requirements.txt: the construct ships in the wheel, without it.
 DEFAULT_POWERTOOLS_VERSION = "3.37.0"
 # AWS publishes each Powertools layer's ARN, per architecture, Python version and release,
 # as a public SSM parameter; CloudFormation resolves it at deploy time, in the stack's region.

@@ -18,7 +18,7 @@ from exactly_once_cdk.code import ASSET_EXCLUDES as CACHE_EXCLUDES
 # consumer ships the whole directory, so the stacks share one asset.
 FUNCTIONS_DIR = Path(__file__).resolve().parent.parent / "functions"
 # The runtime package ships as the construct's own layer, not in the asset.
-ASSET_EXCLUDES = ["exactly_once", "exactly_once/**", *CACHE_EXCLUDES]
+ASSET_EXCLUDES = ["exactly_once", "exactly_once/**", "requirements.txt", *CACHE_EXCLUDES]
 
 
 def functions_code(code_directory: Path = FUNCTIONS_DIR) -> lambda_.Code:

@@ -1,5 +1,6 @@
 """The construct's defaults that protect data and pick the runtime: data kept, the Python
-versions Lambda and the Powertools layer share, the Powertools release requirements.txt pins."""
+versions Lambda and the Powertools layer share, the Powertools release that
+functions/requirements.txt pins."""
 
 from __future__ import annotations
 
@@ -108,11 +109,11 @@ def test_refuses_a_runtime_the_powertools_layer_or_lambda_does_not_support() -> 
 
 
 def test_the_default_powertools_release_is_the_one_requirements_txt_pins() -> None:
-    # The construct cannot read requirements.txt (it ships in the wheel without it): its
+    # The construct cannot read functions/requirements.txt (it ships in the wheel without it): its
     # constant and the pin are one source of truth only if this holds.
-    (pinned,) = POWERTOOLS_PIN.findall((ROOT / "requirements.txt").read_text())
+    (pinned,) = POWERTOOLS_PIN.findall((ROOT / "functions" / "requirements.txt").read_text())
     assert pinned == DEFAULT_POWERTOOLS_VERSION, (
-        f"requirements.txt pins aws-lambda-powertools=={pinned}, the construct's "
+        f"functions/requirements.txt pins aws-lambda-powertools=={pinned}, the construct's "
         f"DEFAULT_POWERTOOLS_VERSION is {DEFAULT_POWERTOOLS_VERSION}: change them together"
     )
     (constrained,) = re.findall(
