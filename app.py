@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import aws_cdk as cdk
 from aws_cdk import aws_logs as logs
-from cdk_nag import AwsSolutionsChecks
+from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
 from exactly_once_cdk import ExactlyOnceMode
 from infra import LedgerStack, OrdersStack
@@ -221,10 +221,11 @@ def add_stacks(
 
 
 def add_nag_checks(app: cdk.App) -> None:
-    """Register cdk-nag's AwsSolutions checks on ``app``, once however often it is called."""
+    """Register cdk-nag's AwsSolutions and Serverless checks on ``app``, once however often
+    it is called."""
     if app in _NAGGED_APPS:
         return
-    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app), ServerlessChecks(app))
     _NAGGED_APPS.add(app)
 
 

@@ -19,7 +19,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_dynamodb as dynamodb
@@ -343,6 +343,7 @@ class ExactlyOnceConsumer(Construct):
         visibility_timeout: Duration | None = None,
         lease_max: Duration | None = None,
         memory_size: int = 512,
+        tracing: bool = True,
         architecture: lambda_.Architecture | None = None,
         runtime: lambda_.Runtime | None = None,
         powertools_version: str = DEFAULT_POWERTOOLS_VERSION,
@@ -573,6 +574,8 @@ class ExactlyOnceConsumer(Construct):
             log_group=self.log_group,
             timeout=function_timeout,
             memory_size=memory_size,
+            # X-Ray active: each batch's DynamoDB and SQS calls as one trace.
+            tracing=lambda_.Tracing.ACTIVE if tracing else lambda_.Tracing.DISABLED,
             description=f"{service_name}: exactly-once consumer of its SQS queue ({mode.value})",
             environment={
                 **dict(environment or {}),
@@ -622,6 +625,7 @@ class ExactlyOnceConsumer(Construct):
         )
         # The mapping checks the role's queue permissions when it is created.
         self.event_source_mapping.node.add_dependency(self.role)
+        self._acknowledge_rules_that_do_not_apply(tracing)
 
         # --- alarms and dashboard -----------------------------------------------------------
         age_threshold = (
@@ -751,6 +755,41 @@ class ExactlyOnceConsumer(Construct):
             master_key=key,
             enforce_ssl=True,
         )
+
+    def _acknowledge_rules_that_do_not_apply(self, tracing: bool) -> None:
+        """cdk-nag findings (AwsSolutions, Serverless packs) that do not fit an SQS consumer,
+        each acknowledged on its one resource with the reason."""
+        rules: list[tuple[Construct, str, str]] = [
+            (
+                self.dead_letter_queue,
+                "Serverless-SQSRedrivePolicy",
+                "this is the dead-letter queue: a redrive policy on it would move dead "
+                "letters on again",
+            ),
+            (
+                self.function,
+                "Serverless-LambdaDLQ",
+                "an SQS event source invokes synchronously: failed messages reach the source "
+                "queue's DLQ by its redrive policy; a function DLQ serves async calls only",
+            ),
+            (
+                self.event_source_mapping,
+                "Serverless-LambdaEventSourceMappingDestination",
+                "on-failure destinations are for stream sources; an SQS source dead-letters "
+                "through the queue's redrive policy, which this construct sets",
+            ),
+        ]
+        if tracing:
+            rules.append(
+                (
+                    self.role,
+                    "AwsSolutions-IAM5[Resource::*]",
+                    "X-Ray tracing: xray:PutTraceSegments and xray:PutTelemetryRecords take no "
+                    "resource-level permissions (AWS requires Resource *)",
+                )
+            )
+        for construct, rule, reason in rules:
+            Validations.of(construct).acknowledge(Acknowledgment(id=rule, reason=reason))
 
     def outcome_metric(self, outcome: str, *, period: Duration | None = None) -> cloudwatch.Metric:
         """The count the function emits for ``outcome`` (one of ``OUTCOME_METRICS``)."""

@@ -17,6 +17,12 @@ from exactly_once_cdk.code import ASSET_EXCLUDES as CACHE_EXCLUDES
 # (functions/exactly_once) ships as the construct's own layer, not in this asset. Every
 # consumer ships the whole directory, so the stacks share one asset.
 FUNCTIONS_DIR = Path(__file__).resolve().parent.parent / "functions"
+# Why an alarm email subscription has no dead-letter queue (cdk-nag Serverless-SNSRedrivePolicy).
+ALARM_EMAIL_NO_DLQ = (
+    "alarm notifications by email: an undelivered email would land in a queue nobody reads; "
+    "the alarm's state stays in CloudWatch either way"
+)
+
 # The runtime package ships as the construct's own layer, not in the asset.
 ASSET_EXCLUDES = ["exactly_once", "exactly_once/**", "requirements.txt", *CACHE_EXCLUDES]
 

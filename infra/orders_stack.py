@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
@@ -20,6 +20,7 @@ from exactly_once_cdk import (
 )
 
 from .common import (
+    ALARM_EMAIL_NO_DLQ,
     CONSUMER_OUTPUTS,
     FUNCTIONS_DIR,
     OutputName,
@@ -128,7 +129,12 @@ class OrdersStack(Stack):
         self.inventory_table.grant(self.consumer.role, "dynamodb:UpdateItem")
         self.orders_table.grant(self.consumer.role, "dynamodb:PutItem")
         if alarm_email is not None:
-            self.consumer.alarm_topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
+            subscription = self.consumer.alarm_topic.add_subscription(
+                subscriptions.EmailSubscription(alarm_email)
+            )
+            Validations.of(subscription).acknowledge(
+                Acknowledgment(id="Serverless-SNSRedrivePolicy", reason=ALARM_EMAIL_NO_DLQ)
+            )
 
         add_outputs(
             self,

@@ -49,7 +49,10 @@ def test_two_stacks_in_one_app_register_cdk_nag_once(tmp_path: Path) -> None:
         app.synth()
     assert str(refused.value).count("AwsSolutions-SQS4") == 1, str(refused.value)
     report = json.loads((tmp_path / "validation-report.json").read_text())
-    assert [plugin["pluginName"] for plugin in report["pluginReports"]] == ["AwsSolutions"]
+    assert [plugin["pluginName"] for plugin in report["pluginReports"]] == [
+        "AwsSolutions",
+        "Serverless",
+    ]
 
 
 def test_two_clean_stacks_in_one_app_synthesize(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from pipeline.moto_server import LocalEndpoint, free_port, moto_server
 from pipeline.stack import LocalClients, SynthesizedStack, deploy_template_to_moto
+from tests.support.policies import XRAY_ACTIONS
 
 pytestmark = [pytest.mark.infra, pytest.mark.slow]
 
@@ -144,4 +145,5 @@ def test_role_policy_grants_the_function_its_own_resources_only(
         "sqs:ReceiveMessage",
         "sqs:DeleteMessage",
         "sqs:GetQueueAttributes",
+        *XRAY_ACTIONS,
     }

@@ -90,13 +90,25 @@ def role_of(resource_id: str, template: dict[str, Any]) -> str:
     return ""
 
 
+# X-Ray's two write actions take no resource-level permissions: with tracing on (the
+# construct's default) they are the one statement on Resource "*", made by the runtime.
+XRAY_ACTIONS = frozenset({"xray:PutTraceSegments", "xray:PutTelemetryRecords"})
+
+
+def is_xray_statement(statement: dict[str, Any]) -> bool:
+    return set(as_list(statement["Action"])) == XRAY_ACTIONS and statement["Resource"] == "*"
+
+
 def granted_actions(template: dict[str, Any]) -> dict[str, set[tuple[str, str]]]:
-    """(action, what the resource is to the consumer) granted by IAM policies, by resource type."""
+    """(action, what the resource is to the consumer) granted by IAM policies, by resource type
+    (the X-Ray statement apart: it names no resource)."""
     granted: dict[str, set[tuple[str, str]]] = {}
     for _, kind, document in policy_documents(template):
         if not kind.startswith("AWS::IAM::"):
             continue
         for statement in document["Statement"]:
+            if is_xray_statement(statement):
+                continue
             assert statement["Effect"] == "Allow"
             for resource in as_list(statement["Resource"]):
                 for target in set(references(resource)) - PSEUDO_PARAMETERS:
