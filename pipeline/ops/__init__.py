@@ -1,5 +1,9 @@
 """The operator commands of `python -m pipeline`: send, status, dlq, inspect, verify.
 
+``status``, ``dlq`` and ``inspect`` work on any ``ExactlyOnceConsumer`` of a stack
+(``--stack``, and ``--consumer`` when it has several); ``send`` and ``verify`` on a
+ledger consumer only.
+
 ``register(commands)`` adds them to the CLI's subparsers; each runs under
 ``errors.report_errors``, so a failure is one line and a documented exit code.
 """
@@ -51,8 +55,10 @@ def _add_send(commands: Any) -> None:
     send = _command(
         commands,
         "send",
-        "send transactions to the stack's queue (from a file or generated)",
-        "Sends ledger transactions to the stack's queue with SendMessageBatch (ten at a "
+        "send transactions to a ledger's queue (from a file or generated)",
+        "Ledger-specific: the consumer must be a ledger (its function has "
+        "LEDGER_TABLE_NAME); any other is refused (exit 2). "
+        "Sends ledger transactions to the consumer's queue with SendMessageBatch (ten at a "
         "time, failed entries retried). Input is a JSON Lines file, one transaction per "
         "line, or a seeded generated workload. Each line is checked as the consumer checks "
         "it: bad lines are reported by number and skipped, the good ones sent (exit 3). On a "
@@ -85,11 +91,13 @@ def _add_status(commands: Any) -> None:
         commands,
         "status",
         "queue depth, in flight, DLQ depth and oldest age, records, alarms",
-        "Shows the source queue's waiting, in-flight and delayed messages; the DLQ's depth "
+        "Any consumer. Shows the source queue's waiting, in-flight and delayed messages; "
+        "the DLQ's depth "
         "and the age of its oldest message (CloudWatch on AWS, read from the DLQ where "
         "there is no figure); the approximate number of idempotency records; and on AWS "
-        "the state of the stack's alarms.",
-        f"  pipeline status {_LOCAL}\n  pipeline status --stack ExactlyOnceLedger-prod --json\n",
+        "the state of the consumer's alarms.",
+        f"  pipeline status {_LOCAL}\n  pipeline status --stack ExactlyOnceLedger-prod --json\n"
+        f"  pipeline status --stack ExactlyOnceOrders-dev --consumer Consumer {_LOCAL}\n",
     )
     status.add_argument("--json", action="store_true", help="one JSON object instead of text")
     add_target_arguments(status)
@@ -100,8 +108,8 @@ def _add_dlq(commands: Any) -> None:
     dlq = commands.add_parser(
         "dlq",
         help="list, redrive or purge the dead-letter queue",
-        description="The dead-letter queue: list its messages with their reasons, redrive "
-        "them to the source queue, or purge it.",
+        description="A consumer's dead-letter queue (any consumer): list its messages with "
+        "their reasons, redrive them to the source queue, or purge it.",
     )
     dlq_commands = dlq.add_subparsers(dest="dlq_command", required=True)
     listing = _command(
@@ -110,8 +118,10 @@ def _add_dlq(commands: Any) -> None:
         "each DLQ message with its reason",
         "Lists the DLQ's messages (left in the queue: they are received, then made visible "
         "again) with the consumer's outcome and reason, the source message id and the "
-        "transaction id. A message SQS moved after maxReceiveCount carries no reason.",
-        f"  pipeline dlq list {_LOCAL}\n  pipeline dlq list --bodies --limit 20\n",
+        "idempotency key (the transaction id for a ledger). A message SQS moved after "
+        "maxReceiveCount carries no reason.",
+        f"  pipeline dlq list {_LOCAL}\n  pipeline dlq list --bodies --limit 20\n"
+        f"  pipeline dlq list --stack ExactlyOnceOrders-dev {_LOCAL}\n",
     )
     listing.add_argument("--limit", type=int, default=100, help="at most this many (100)")
     listing.add_argument("--bodies", action="store_true", help="show the message bodies too")
@@ -160,14 +170,18 @@ def _add_inspect(commands: Any) -> None:
     inspect = _command(
         commands,
         "inspect",
-        "was this transaction processed? its idempotency record",
-        "Reads the transaction's idempotency record (the id computed as the consumer does, "
-        "with the key prefix from the function's configuration) and shows its status, "
+        "was this key processed? its idempotency record",
+        "Any consumer. Reads the key's idempotency record (a ledger's transaction id, an "
+        "order id, ...: the id computed as the consumer does, with the key prefix and path "
+        "from the function's configuration) and shows its status, "
         "payload hash, expiry and lease, with a one-line answer. Exit 0 when a record "
         "exists, 1 when none does.",
-        f"  pipeline inspect tx-7-0000042 {_LOCAL}\n  pipeline inspect t-1 --json\n",
+        f"  pipeline inspect tx-7-0000042 {_LOCAL}\n  pipeline inspect t-1 --json\n"
+        f"  pipeline inspect o-1 --stack ExactlyOnceOrders-dev {_LOCAL}\n",
     )
-    inspect.add_argument("transaction_id", metavar="TRANSACTION_ID")
+    inspect.add_argument(
+        "transaction_id", metavar="KEY", help="the idempotency key (a transaction id, ...)"
+    )
     inspect.add_argument("--json", action="store_true", help="one JSON object instead of text")
     add_target_arguments(inspect)
     inspect.set_defaults(run=_guarded("pipeline.ops.inspect", "run_inspect"))
@@ -178,6 +192,8 @@ def _add_verify(commands: Any) -> None:
         commands,
         "verify",
         "compare the ledger with a sent log, list every mismatch",
+        "Ledger-specific: the consumer must be a ledger (its function has "
+        "LEDGER_TABLE_NAME); any other is refused (exit 2). "
         "Compares the ledger with a sent log written by `pipeline send`: each balance and "
         "transaction count per account and currency, and each transaction's idempotency "
         "record (COMPLETED, with the payload first sent). Lists every mismatch; exit 1 if "

@@ -17,7 +17,7 @@ import json
 import sys
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -113,11 +113,12 @@ class DeadLetter:
     reason: str
     source_message_id: str
     record_id: str
-    transaction_id: str
+    key_path: str  # where the consumer reads its idempotency key (transaction_id: ledger)
+    key: str  # the key in the body, "" when there is none
     body: str
 
     @classmethod
-    def from_received(cls, message: dict[str, Any]) -> DeadLetter:
+    def from_received(cls, message: dict[str, Any], key_path: str = "transaction_id") -> DeadLetter:
         attributes = message.get("Attributes") or {}
         return cls(
             message_id=message["MessageId"],
@@ -127,14 +128,23 @@ class DeadLetter:
             reason=_attribute(message, REASON) or NO_REASON,
             source_message_id=_attribute(message, SOURCE_MESSAGE_ID) or "",
             record_id=_attribute(message, RECORD_ID) or "",
-            transaction_id=_transaction_id(message.get("Body", "")),
+            key_path=key_path,
+            key=key_in(message.get("Body", ""), key_path),
             body=message.get("Body", ""),
         )
+
+    @property
+    def transaction_id(self) -> str:
+        """The key when it is a ledger's transaction id ("" otherwise), as before keys."""
+        return self.key if self.key_path == "transaction_id" else ""
+
+    def as_json(self) -> dict[str, Any]:
+        return {**asdict(self), "transaction_id": self.transaction_id}
 
     def render(self, *, with_body: bool) -> str:
         sent = datetime.fromtimestamp(self.sent_at_ms / 1000, UTC).isoformat(timespec="seconds")
         lines = [
-            f"{self.message_id}  sent {sent}  transaction {self.transaction_id or '-'}",
+            f"{self.message_id}  sent {sent}  {key_label(self.key_path)} {self.key or '-'}",
             f"  {self.outcome}: {self.reason}",
         ]
         if self.source_message_id:
@@ -144,12 +154,20 @@ class DeadLetter:
         return "\n".join(lines)
 
 
-def _transaction_id(body: str) -> str:
+def key_label(key_path: str) -> str:
+    """How a key is named in output: "transaction" for the ledger's, else its path."""
+    return "transaction" if key_path == "transaction_id" else key_path
+
+
+def key_in(body: str, key_path: str) -> str:
+    """The idempotency key at ``key_path`` (JMESPath, as the consumer reads it), or ""."""
+    import jmespath
+
     try:
         document = json.loads(body)
-    except ValueError:
+        value = jmespath.search(key_path, document) if isinstance(document, dict) else None
+    except (ValueError, jmespath.exceptions.JMESPathError):
         return ""
-    value = document.get("transaction_id") if isinstance(document, dict) else None
     return value if isinstance(value, str) else ""
 
 
@@ -303,16 +321,17 @@ def queue_depth(sqs: Any, queue_url: str) -> tuple[int, int]:
 
 def run_list(args: argparse.Namespace) -> int:
     target = Target.from_args(args)
-    dlq_url = target.output("DeadLetterQueueUrl")
+    dlq_url = target.consumer.dead_letter_queue_url
+    key_path = target.key_path
     sqs = target.client("sqs")
     letters = [
-        DeadLetter.from_received(m)
+        DeadLetter.from_received(m, key_path)
         for m in peek(sqs, dlq_url, args.limit, wait_seconds=wait_seconds_for(target))
     ]
     letters.sort(key=lambda letter: (letter.sent_at_ms, letter.message_id))
     if args.json:
         for letter in letters:
-            print(json.dumps(letter.__dict__, sort_keys=True))
+            print(json.dumps(letter.as_json(), sort_keys=True))
         return ExitCode.OK
     print(
         f"{len(letters)} messages in the DLQ {dlq_url}"
@@ -325,22 +344,21 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_redrive(args: argparse.Namespace) -> int:
     target = Target.from_args(args)
-    dlq_url = target.output("DeadLetterQueueUrl")
-    queue_url = target.output("QueueUrl")
+    dlq_url = target.consumer.dead_letter_queue_url
+    queue_url = target.consumer.queue_url
     sqs = target.client("sqs")
     visible, in_flight = queue_depth(sqs, dlq_url)
     if visible + in_flight == 0:
         print(f"the DLQ {dlq_url} is empty: nothing to redrive")
         return ExitCode.OK
     if not args.by_hand:
-        handle = start_move_task(
-            target, target.output("DeadLetterQueueArn"), target.output("QueueArn")
-        )
+        dlq_arn = target.queue_arn(dlq_url)
+        handle = start_move_task(target, dlq_arn, target.queue_arn(queue_url))
         if handle is not None:
             if not args.wait:
                 print(f"move task started ({handle}): about {visible} messages to {queue_url}")
                 return ExitCode.OK
-            moved = wait_for_move_task(sqs, target.output("DeadLetterQueueArn"), handle)
+            moved = wait_for_move_task(sqs, dlq_arn, handle)
             print(f"\nredriven {moved} messages from the DLQ to {queue_url} (StartMessageMoveTask)")
             return ExitCode.OK
         print(
@@ -384,7 +402,7 @@ def confirm(question: str) -> bool:
 
 def run_purge(args: argparse.Namespace) -> int:
     target = Target.from_args(args)
-    dlq_url = target.output("DeadLetterQueueUrl")
+    dlq_url = target.consumer.dead_letter_queue_url
     sqs = target.client("sqs")
     visible, in_flight = queue_depth(sqs, dlq_url)
     total = visible + in_flight

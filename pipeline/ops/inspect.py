@@ -1,7 +1,9 @@
-"""`pipeline inspect TRANSACTION_ID`: the key's idempotency record, read as support needs it.
+"""`pipeline inspect KEY`: the key's idempotency record, read as support needs it.
 
-The record id is computed as the consumer computes it (``exactly_once.keys.KeySpec``),
-with the key prefix read from the deployed function's configuration, never assumed.
+Works on any consumer: the key is what the consumer reads at its key path (a ledger's
+transaction id, an order id, ...). The record id is computed as the consumer computes it
+(``exactly_once.keys.KeySpec``), with the key prefix and path read from the deployed
+function's configuration, never assumed.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from pipeline.ops.dlq import key_label
 from pipeline.ops.errors import ExitCode, OpsError
 from pipeline.ops.status import duration
-from pipeline.ops.targets import Target
+from pipeline.ops.targets import DEFAULT_KEY_PATH, Target
 
 PREFIX_VARIABLE = "IDEMPOTENCY_KEY_PREFIX"
 PATH_VARIABLE = "IDEMPOTENCY_KEY_PATH"
@@ -23,9 +26,10 @@ PATH_VARIABLE = "IDEMPOTENCY_KEY_PATH"
 
 @dataclass(frozen=True)
 class Inspection:
-    transaction_id: str
+    transaction_id: str  # the key inspected (a transaction id for the ledger)
     record_id: str
     found: bool
+    key_path: str = DEFAULT_KEY_PATH
     status: str = ""
     payload_hash: str = ""
     expiration: int = 0
@@ -62,11 +66,11 @@ def record_id_for(target: Target, transaction_id: str) -> str:
     prefix = environment.get(PREFIX_VARIABLE)
     if not prefix:
         raise OpsError(
-            f"the function {target.output('FunctionName')} has no {PREFIX_VARIABLE}: "
+            f"the function {target.function_name} has no {PREFIX_VARIABLE}: "
             "cannot compute its record ids"
         )
     try:
-        spec = KeySpec(prefix=prefix, path=environment.get(PATH_VARIABLE) or "transaction_id")
+        spec = KeySpec(prefix=prefix, path=environment.get(PATH_VARIABLE) or DEFAULT_KEY_PATH)
     except ConfigurationError as exc:
         raise OpsError(f"the function's key configuration is unusable: {exc}") from exc
     return spec.record_id(transaction_id)
@@ -76,22 +80,24 @@ def inspect_transaction(target: Target, transaction_id: str, now: float) -> Insp
     from exactly_once.records import IdempotencyRecord
 
     record_id = record_id_for(target, transaction_id)
+    key_path = target.key_path
     item: dict[str, Any] | None = (
         target.client("dynamodb")
         .get_item(
-            TableName=target.output("IdempotencyTableName"),
+            TableName=target.consumer.idempotency_table_name,
             Key={"id": {"S": record_id}},
             ConsistentRead=True,
         )
         .get("Item")
     )
     if item is None:
-        return Inspection(transaction_id, record_id, found=False, now=now)
+        return Inspection(transaction_id, record_id, found=False, key_path=key_path, now=now)
     record = IdempotencyRecord.from_item(item)
     return Inspection(
         transaction_id=transaction_id,
         record_id=record_id,
         found=True,
+        key_path=key_path,
         status=record.status.value,
         payload_hash=record.payload_hash,
         expiration=record.expiration,
@@ -114,7 +120,7 @@ def _when(epoch_seconds: float, now: float) -> str:
 
 def render(found: Inspection) -> str:
     lines = [
-        f"transaction {found.transaction_id}",
+        f"{key_label(found.key_path)} {found.transaction_id}",
         f"  record id      {found.record_id}",
     ]
     if found.found:

@@ -1,4 +1,7 @@
-"""`pipeline send`: transactions onto the stack's queue, in batches of ten, with a sent log.
+"""`pipeline send`: transactions onto a ledger consumer's queue, in tens, with a sent log.
+
+Ledger-specific: the chosen consumer must be a ledger (its function has
+``LEDGER_TABLE_NAME``); any other is refused in one line before anything is read or sent.
 
 The input is a JSON Lines file (one ledger transaction per line) or a seeded generated
 workload. Each line is checked as the consumer will check it; a bad line is reported by
@@ -218,6 +221,9 @@ def run_send(args: argparse.Namespace) -> int:
         raise OpsError("give --file FILE or --count N", ExitCode.USAGE)
     if args.file is not None and args.count is not None:
         raise OpsError("give --file or --count, not both", ExitCode.USAGE)
+    target = Target.from_args(args)
+    target.ledger_table_name("send")  # a ledger consumer's queue, or one line and exit 2
+    queue_url = target.consumer.queue_url
     bad: list[BadLine] = []
     if args.file is not None:
         messages, bad = read_file(args.file)
@@ -225,8 +231,6 @@ def run_send(args: argparse.Namespace) -> int:
             print(f"pipeline: {args.file}: {line}", file=sys.stderr)
     else:
         messages = generated(args.count, args.accounts, args.duplicate_rate, args.seed)
-    target = Target.from_args(args)
-    queue_url = target.output("QueueUrl")
     fifo = queue_url.endswith(".fifo")
     progress = ProgressBar(len(messages), sys.stderr)
     log_path = Path(args.sent_log)

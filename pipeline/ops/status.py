@@ -1,4 +1,4 @@
-"""`pipeline status`: how the queue, the DLQ and the idempotency table stand right now."""
+"""`pipeline status`: how a consumer's queue, DLQ and idempotency table stand right now."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ PEEK_LIMIT = 100  # DLQ messages read to find the oldest where CloudWatch has no
 @dataclass
 class Status:
     stack: str
+    consumer: str  # its construct path within the stack
     where: str
     queue_visible: int
     queue_in_flight: int
@@ -62,7 +63,7 @@ def _cloudwatch_oldest_age(target: Target, queue_name: str) -> float | None:
 
 
 def _alarms(target: Target) -> dict[str, str] | None:
-    names = target.stack_resources("AWS::CloudWatch::Alarm")
+    names = target.alarm_names()
     if not names:
         return None  # moto's CloudFormation creates no alarms
     found = target.client("cloudwatch").describe_alarms(AlarmNames=names)["MetricAlarms"]
@@ -71,9 +72,10 @@ def _alarms(target: Target) -> dict[str, str] | None:
 
 
 def collect(target: Target) -> Status:
+    consumer = target.consumer
     sqs = target.client("sqs")
-    queue = _queue_attributes(sqs, target.output("QueueUrl"))
-    dlq_url = target.output("DeadLetterQueueUrl")
+    queue = _queue_attributes(sqs, consumer.queue_url)
+    dlq_url = consumer.dead_letter_queue_url
     dlq = _queue_attributes(sqs, dlq_url)
     dlq_depth = sum(dlq.values())
     age: float | None = None
@@ -86,11 +88,12 @@ def collect(target: Target) -> Status:
             messages = peek(sqs, dlq_url, PEEK_LIMIT, wait_seconds=wait_seconds_for(target))
             age = oldest_age_seconds(messages, int(time.time() * 1000))
             source = "peek"
-    table = target.client("dynamodb").describe_table(
-        TableName=target.output("IdempotencyTableName")
-    )["Table"]
+    table = target.client("dynamodb").describe_table(TableName=consumer.idempotency_table_name)[
+        "Table"
+    ]
     return Status(
         stack=target.stack_name,
+        consumer=target.consumer_label,
         where=target.where,
         queue_visible=queue["ApproximateNumberOfMessages"],
         queue_in_flight=queue["ApproximateNumberOfMessagesNotVisible"],
@@ -129,6 +132,7 @@ def render(status: Status) -> str:
         dlq_line = f"{status.dlq_depth} messages, {age}{how}"
     lines = [
         f"stack {status.stack} at {status.where}",
+        f"  consumer      {status.consumer}",
         f"  queue         {status.queue_visible} waiting, {status.queue_in_flight} in flight, "
         f"{status.queue_delayed} delayed",
         f"  DLQ           {dlq_line}",

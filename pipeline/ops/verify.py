@@ -1,5 +1,8 @@
 """`pipeline verify --sent-log FILE`: the ledger against what was sent, every mismatch listed.
 
+Ledger-specific: the chosen consumer must be a ledger (its function has
+``LEDGER_TABLE_NAME``, the ledger table it reads); any other is refused in one line.
+
 The sent log is the oracle. Per transaction id its first entry is the payload that must
 be applied; a later entry with the same payload is a resend (no second effect) and one
 with another payload a conflict (dead-lettered, not applied). Checked:
@@ -169,12 +172,13 @@ def compare(
 def run_verify(args: argparse.Namespace) -> int:
     summary = read_sent_log(args.sent_log)
     target = Target.from_args(args)
+    ledger_table = target.ledger_table_name("verify")
     dynamodb = target.client("dynamodb")
     record_ids = {tid: record_id_for(target, tid) for tid in summary.first}
     records = fetch_records(
-        dynamodb, target.output("IdempotencyTableName"), sorted(set(record_ids.values()))
+        dynamodb, target.consumer.idempotency_table_name, sorted(set(record_ids.values()))
     )
-    balances = ledger_balances(dynamodb, target.output("LedgerTableName"))
+    balances = ledger_balances(dynamodb, ledger_table)
     mismatches = compare(
         summary,
         balances,
@@ -182,7 +186,7 @@ def run_verify(args: argparse.Namespace) -> int:
         record_ids,
         only_logged_accounts=args.only_logged_accounts,
     )
-    visible, in_flight = queue_depth(target.client("sqs"), target.output("QueueUrl"))
+    visible, in_flight = queue_depth(target.client("sqs"), target.consumer.queue_url)
     print(
         f"sent log {args.sent_log}: {summary.lines} messages, {len(summary.first)} transactions "
         f"({summary.resends} resends, {summary.conflicts} conflicting resends)"

@@ -266,6 +266,7 @@ def test_status_shows_depths_dlq_age_and_records(cli: Cli) -> None:
     assert cli("status") == 0, cli.err
     assert "DLQ           1 messages, oldest 0s old" in cli.out or "oldest 1s old" in cli.out
     assert "queue         0 waiting, 0 in flight, 0 delayed" in cli.out
+    assert "  consumer      Consumer" in cli.out, "found from the template's construct paths"
     assert "idempotency   about " in cli.out
     assert cli("status", "--json") == 0
     status = json.loads(cli.out)
@@ -300,6 +301,9 @@ def test_redrive_round_trip_loses_nothing_and_a_conflict_goes_back(cli: Cli) -> 
     assert "4 messages in the DLQ" in cli.out
     assert "conflict: " in cli.out and "transaction rd-1" in cli.out
     assert cli.out.count("moved by SQS after maxReceiveCount (no reason attached)") == 3
+    assert cli("dlq", "list", "--json") == 0, cli.err
+    listed = [json.loads(line) for line in cli.out.splitlines()]
+    assert sorted(letter["transaction_id"] for letter in listed) == ["rd-1", "rd-2", "rd-3", "rd-4"]
 
     # WHEN redriven (moto has no StartMessageMoveTask: receive, send, delete)
     assert cli("dlq", "redrive") == 0, cli.err
