@@ -6,8 +6,9 @@ import enum
 from collections.abc import Mapping
 from pathlib import Path
 
-from aws_cdk import CfnOutput
+from aws_cdk import Acknowledgment, CfnOutput, Validations
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 from exactly_once_cdk import ExactlyOnceConsumer
@@ -22,6 +23,15 @@ ALARM_EMAIL_NO_DLQ = (
     "alarm notifications by email: an undelivered email would land in a queue nobody reads; "
     "the alarm's state stays in CloudWatch either way"
 )
+
+
+def subscribe_alarm_email(consumer: ExactlyOnceConsumer, email: str) -> None:
+    """Send the consumer's alarms to ``email`` (AWS asks the address to confirm first)."""
+    subscription = consumer.alarm_topic.add_subscription(subscriptions.EmailSubscription(email))
+    Validations.of(subscription).acknowledge(
+        Acknowledgment(id="Serverless-SNSRedrivePolicy", reason=ALARM_EMAIL_NO_DLQ)
+    )
+
 
 # The runtime package ships as the construct's own layer, not in the asset.
 ASSET_EXCLUDES = ["exactly_once", "exactly_once/**", "requirements.txt", *CACHE_EXCLUDES]

@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
-from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
-from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 from exactly_once_cdk import (
@@ -19,13 +18,13 @@ from exactly_once_cdk import (
 )
 
 from .common import (
-    ALARM_EMAIL_NO_DLQ,
     CONSUMER_OUTPUTS,
     FUNCTIONS_DIR,
     OutputName,
     add_outputs,
     consumer_outputs,
     functions_code,
+    subscribe_alarm_email,
 )
 
 LEDGER_HANDLER = "ledger.handler.lambda_handler"
@@ -112,12 +111,7 @@ class LedgerStack(Stack):
         # (leased). UpdateItem authorizes both.
         self.ledger_table.grant(self.consumer.role, "dynamodb:UpdateItem")
         if alarm_email is not None:
-            subscription = self.consumer.alarm_topic.add_subscription(
-                subscriptions.EmailSubscription(alarm_email)
-            )
-            Validations.of(subscription).acknowledge(
-                Acknowledgment(id="Serverless-SNSRedrivePolicy", reason=ALARM_EMAIL_NO_DLQ)
-            )
+            subscribe_alarm_email(self.consumer, alarm_email)
 
         add_outputs(
             self,
