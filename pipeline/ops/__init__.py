@@ -136,7 +136,9 @@ def _add_dlq(commands: Any) -> None:
         "StartMessageMoveTask on AWS; where the endpoint lacks it (moto) by receive, send "
         "(body and the producer's attributes), then delete, so nothing is lost. Messages "
         "that reach the DLQ again while it runs (a conflict stays a conflict) are left "
-        "there. Exit 7 if any message could not be moved (it stays in the DLQ).",
+        "there, and so are messages first sent longer ago than the consumer's idempotency "
+        "retention minus a day (listed; --past-retention moves them anyway). Exit 7 if any "
+        "message could not be moved (it stays in the DLQ).",
         f"  pipeline dlq redrive {_LOCAL}\n  pipeline dlq redrive --stack "
         "ExactlyOnceLedger-prod --no-wait\n",
     )
@@ -148,6 +150,12 @@ def _add_dlq(commands: Any) -> None:
     )
     redrive.add_argument(
         "--limit", type=int, default=1_000_000, help="by hand: move at most this many"
+    )
+    redrive.add_argument(
+        "--past-retention",
+        action="store_true",
+        help="also move messages first sent longer ago than the idempotency retention minus "
+        "a day: their records may be gone, so one applied before is applied again",
     )
     add_target_arguments(redrive)
     redrive.set_defaults(run=_guarded("pipeline.ops.dlq", "run_redrive"))

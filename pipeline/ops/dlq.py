@@ -16,7 +16,7 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -203,12 +203,27 @@ def redrive_entry(message: dict[str, Any], entry_id: str, fifo: bool) -> dict[st
     return entry
 
 
+# A redriven message must still find its idempotency record when it is processed again:
+# redrive only messages first sent less than the retention minus this margin ago.
+RETENTION_MARGIN_SECONDS = 24 * 3600
+
+
+def past_retention_cutoff_ms(environment: Mapping[str, str], now_ms: int) -> int | None:
+    """Messages first sent before this epoch millisecond may outlive their record on the way
+    back (None when the function's retention is unknown)."""
+    raw = environment.get("IDEMPOTENCY_RETENTION_SECONDS", "")
+    if not raw.strip().isdigit():
+        return None
+    return now_ms - (int(raw) - RETENTION_MARGIN_SECONDS) * 1000
+
+
 @dataclass
 class RedriveResult:
     moved: int = 0
     not_sent: list[str] = field(default_factory=list)  # reasons, one per message left in DLQ
     not_deleted: int = 0  # sent, but still in the DLQ too (a later redrive repeats them)
     arrived_during: int = 0  # dead-lettered after the redrive began: left for the next one
+    past_retention: list[tuple[str, float]] = field(default_factory=list)  # (id, age in days)
 
 
 def redrive_by_hand(
@@ -220,12 +235,14 @@ def redrive_by_hand(
     limit: int,
     wait_seconds: int,
     hide_seconds: int = 60,
+    sent_after_ms: int | None = None,
 ) -> RedriveResult:
     """Receive, send to the source, delete what was sent; only messages older than the start.
 
     Messages that reach the DLQ after ``started_ms`` (a redriven conflict coming straight
     back, for instance) are held out of sight until the end and left in the DLQ, so the
-    loop ends and never moves a message twice.
+    loop ends and never moves a message twice. So are messages first sent before
+    ``sent_after_ms`` (past the idempotency retention): they are listed, not moved.
     """
     result = RedriveResult()
     fifo = queue_url.endswith(".fifo")
@@ -238,7 +255,12 @@ def redrive_by_hand(
             movable: list[dict[str, Any]] = []
             for message in batch:
                 sent_ms = int((message.get("Attributes") or {}).get("SentTimestamp", 0))
-                if sent_ms >= started_ms or len(movable) >= limit - result.moved:
+                if sent_after_ms is not None and sent_ms < sent_after_ms:
+                    if message["MessageId"] not in held:
+                        age_days = (started_ms - sent_ms) / 86_400_000
+                        result.past_retention.append((message["MessageId"], age_days))
+                    held[message["MessageId"]] = message
+                elif sent_ms >= started_ms or len(movable) >= limit - result.moved:
                     result.arrived_during += sent_ms >= started_ms
                     held[message["MessageId"]] = message
                 else:
@@ -342,6 +364,14 @@ def run_list(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+def _function_environment(target: Target) -> Mapping[str, str]:
+    """The consumer function's environment; empty when it has no function (retention unknown:
+    nothing is held back)."""
+    if not target.consumer.function_name:
+        return {}
+    return target.function_environment
+
+
 def run_redrive(args: argparse.Namespace) -> int:
     target = Target.from_args(args)
     dlq_url = target.consumer.dead_letter_queue_url
@@ -351,7 +381,18 @@ def run_redrive(args: argparse.Namespace) -> int:
     if visible + in_flight == 0:
         print(f"the DLQ {dlq_url} is empty: nothing to redrive")
         return ExitCode.OK
-    if not args.by_hand:
+    now_ms = int(time.time() * 1000)
+    cutoff = (
+        None
+        if args.past_retention
+        else past_retention_cutoff_ms(_function_environment(target), now_ms)
+    )
+    # A move task moves everything: with a message past retention in the DLQ, go by hand.
+    too_old = cutoff is not None and any(
+        int((m.get("Attributes") or {}).get("SentTimestamp", 0)) < cutoff
+        for m in peek(sqs, dlq_url, 1000, wait_seconds=wait_seconds_for(target))
+    )
+    if not args.by_hand and not too_old:
         dlq_arn = target.queue_arn(dlq_url)
         handle = start_move_task(target, dlq_arn, target.queue_arn(queue_url))
         if handle is not None:
@@ -369,9 +410,10 @@ def run_redrive(args: argparse.Namespace) -> int:
         sqs,
         dlq_url,
         queue_url,
-        started_ms=int(time.time() * 1000),
+        started_ms=now_ms,
         limit=args.limit,
         wait_seconds=wait_seconds_for(target),
+        sent_after_ms=cutoff,
     )
     print(f"redriven {result.moved} messages from the DLQ to {queue_url}")
     if result.arrived_during:
@@ -383,6 +425,14 @@ def run_redrive(args: argparse.Namespace) -> int:
         print(
             f"  {result.not_deleted} sent but not deleted from the DLQ: a later redrive "
             "sends them again (harmless: the consumer deduplicates)"
+        )
+    for message_id, age_days in result.past_retention:
+        print(
+            f"pipeline: left in the DLQ: {message_id}, first sent {age_days:.1f} days ago, "
+            "past the idempotency retention minus a day: its record may be gone, and a "
+            "redrive would apply it again if it was applied before (--past-retention moves "
+            "it anyway)",
+            file=sys.stderr,
         )
     for reason in result.not_sent:
         print(f"pipeline: not redriven (left in the DLQ): {reason}", file=sys.stderr)
