@@ -20,6 +20,10 @@ from .assembly import CloudAssembly, synth
 from .local_cloud import LocalCloud, quiet_moto, start_local_cloud
 from .moto_server import DEFAULT_REGION, MOTO_ACCOUNT
 
+# The local clouds running in this process: in-process moto (``mock_aws``) would reset the
+# state they serve, so the in-process fixtures refuse to start beside one.
+RUNNING: set[int] = set()
+
 
 class ResourceNotFound(LookupError):
     """No output or construct path of that name in the deployed app."""
@@ -134,4 +138,10 @@ def deploy_app(
     )
     quiet_moto()  # its notes on the resources it skips (alarms, policies) are not findings
     cloud = start_local_cloud(assembly, free_port(), region=region)
+    RUNNING.add(id(cloud))
     return LocalApp(cloud=cloud, assembly=assembly), outdir
+
+
+def stop_app(app: LocalApp) -> None:
+    RUNNING.discard(id(app.cloud))
+    app.cloud.stop()

@@ -93,7 +93,15 @@ def exactly_once_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalAws]:
     """In-process moto with fake credentials, for one test; gone afterwards."""
     from moto import mock_aws
 
+    from .app_fixture import RUNNING
     from .moto_resources import REGION
+
+    if RUNNING:
+        raise pytest.UsageError(
+            "exactly_once_aws cannot run beside exactly_once_app in one test module: both use "
+            "this process's moto, and mock_aws would reset the deployed app. Put the tests of "
+            "each kind in modules of their own."
+        )
 
     for name, value in FAKE_CREDENTIALS.items():
         monkeypatch.setenv(name, value)
@@ -123,13 +131,13 @@ def _project_dir(start: Path) -> Path:
 @pytest.fixture(scope="module")
 def exactly_once_app(request: pytest.FixtureRequest) -> Iterator[LocalApp]:
     """The project's CDK app on the local cloud, for the tests of one module."""
-    from .app_fixture import deploy_app
+    from .app_fixture import deploy_app, stop_app
 
     app, outdir = deploy_app(_project_dir(Path(str(request.path)).parent))
     try:
         yield app
     finally:
-        app.cloud.stop()
+        stop_app(app)
         outdir.cleanup()
 
 

@@ -29,7 +29,7 @@ from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
 from .clock import Clock
 from .config import ExactlyOnceConfig
-from .downstream import attach_downstream
+from .downstream import Downstream, attach_downstream, prepare_downstream
 from .errors import Refused
 from .messages import Candidate, Decision, admit, group_id_of, is_fifo, payload_hook
 from .outcomes import Outcome
@@ -108,6 +108,7 @@ class _Batch(Generic[M]):
         self.decisions: dict[str, Decision] = {}
         self.known: dict[str, IdempotencyRecord] = {}  # what each key holds, as learned
         self.writes: dict[str, list[Write]] = {}  # per message id
+        self.downstream: dict[str, tuple[Downstream, ...]] = {}  # per message id
 
     def decide(self, candidate: Candidate[M], outcome: Outcome, reason: str = "") -> None:
         self.decisions[candidate.message_id] = Decision(outcome, candidate.record_id, reason)
@@ -209,7 +210,7 @@ class AtomicConsumer(Generic[M]):
                 follower, leaders[follower.record_id], batch, now
             )
         # The leaders' sends cover their followers: same key, same payload.
-        attach_downstream(self._effect, leaders.values(), batch.decisions)
+        attach_downstream(batch.downstream, leaders.values(), batch.decisions)
         return batch.decisions
 
     def _back_off(self, cancellations: int, remaining: int | None) -> None:
@@ -226,6 +227,8 @@ class AtomicConsumer(Generic[M]):
         try:
             writes = list(self._effect.writes(candidate.message))
             plan([writes])  # a write built wrongly fails its own message, not the batch
+            # Checked before the commit: a broken hook fails the message before its effect.
+            downstream = prepare_downstream(self._effect, candidate.message)
         except Refused as exc:
             batch.decide(candidate, Outcome.REFUSED, exc.reason)
             return
@@ -233,6 +236,7 @@ class AtomicConsumer(Generic[M]):
             batch.decide(candidate, Outcome.FAILED, f"effect raised {exc!r}")
             return
         batch.writes[candidate.message_id] = writes
+        batch.downstream[candidate.message_id] = downstream
 
     def _record(self, candidate: Candidate[M], now: float) -> IdempotencyRecord:
         return IdempotencyRecord(

@@ -110,7 +110,7 @@ def _fitted(entry: dict[str, Any]) -> dict[str, Any] | None:
     return slim if entry_size(slim) <= MAX_MESSAGE_BYTES else None
 
 
-def _packed(entries: Sequence[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+def packed(entries: Sequence[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     """Entries in order, in batches within SendMessageBatch's count and total size."""
     batches: list[list[dict[str, Any]]] = []
     current: list[dict[str, Any]] = []
@@ -157,7 +157,7 @@ class DeadLetterQueue:
                 continue
             by_entry_id[entry["Id"]] = message_id
             entries.append(entry)
-        for chunk in _packed(entries):
+        for chunk in packed(entries):
             try:
                 response = self.client.send_message_batch(QueueUrl=self.queue_url, Entries=chunk)
                 for failure in response.get("Failed", []):

@@ -19,11 +19,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
+from .dead_letters import MAX_MESSAGE_BYTES, entry_size, packed
 from .messages import Candidate, Decision
 from .outcomes import Outcome
 
 M = TypeVar("M")
-_SEND_BATCH = 10  # SendMessageBatch's limit
 _SENT_ON = (Outcome.PROCESSED, Outcome.DUPLICATE)
 
 
@@ -58,37 +58,54 @@ def downstream_hook(effect: object) -> Callable[[Any], Iterable[Downstream]] | N
     return hook if callable(hook) else None
 
 
-def attach_downstream(
-    effect: object, candidates: Iterable[Candidate[M]], decisions: dict[str, Decision]
-) -> None:
-    """Give each processed or duplicate message its downstream messages (in place).
+class UnsendableDownstream(Exception):
+    """The effect's downstream messages cannot be sent as built (a bug in the effect)."""
 
-    Computed twice and compared: messages that differ between two calls (a random id, the
-    time) would reach the next stage as new messages on every redelivery, so such a message
-    fails with that reason instead of being sent.
+
+def prepare_downstream(effect: object, message: Any) -> tuple[Downstream, ...]:
+    """The message's downstream messages, checked before its effect is applied.
+
+    Built twice and compared: messages that differ between two calls (a random id, the
+    time) would reach the next stage as new messages on every redelivery. Each must be a
+    ``Downstream`` whose body encodes as JSON and fits one SQS message. Raises
+    ``UnsendableDownstream`` with the reason; the message then fails before any effect.
     """
     hook = downstream_hook(effect)
     if hook is None:
-        return
-    for candidate in candidates:
-        decision = decisions.get(candidate.message_id)
-        if decision is None or decision.outcome not in _SENT_ON:
-            continue
-        try:
-            first = tuple(hook(candidate.message))
-            second = tuple(hook(candidate.message))
-        except Exception as exc:  # noqa: BLE001 - one message's bug fails that message
-            why = f"downstream messages could not be built: {exc!r}; retried"
-            decisions[candidate.message_id] = Decision(Outcome.FAILED, decision.record_id, why)
-            continue
-        if [d.entry("") for d in first] != [d.entry("") for d in second]:
-            why = (
+        return ()
+    try:
+        first = tuple(hook(message))
+        second = tuple(hook(message))
+        for item in first + second:
+            if not isinstance(item, Downstream):
+                raise UnsendableDownstream(f"downstream() returned {type(item).__name__}")
+        entries = [m.entry(str(i)) for i, m in enumerate(first)]
+        if entries != [m.entry(str(i)) for i, m in enumerate(second)]:
+            raise UnsendableDownstream(
                 "downstream messages differ between two calls: derive their bodies and keys "
                 "from the source message alone"
             )
-            decisions[candidate.message_id] = Decision(Outcome.FAILED, decision.record_id, why)
-            continue
-        decisions[candidate.message_id] = replace(decision, downstream=first)
+    except UnsendableDownstream:
+        raise
+    except Exception as exc:
+        raise UnsendableDownstream(f"downstream messages could not be built: {exc!r}") from exc
+    for entry in entries:
+        if entry_size(entry) > MAX_MESSAGE_BYTES:
+            raise UnsendableDownstream(f"a downstream message exceeds {MAX_MESSAGE_BYTES} bytes")
+    return first
+
+
+def attach_downstream(
+    prepared: Mapping[str, tuple[Downstream, ...]],
+    candidates: Iterable[Candidate[M]],
+    decisions: dict[str, Decision],
+) -> None:
+    """Give each processed or duplicate message its prepared downstream messages (in place)."""
+    for candidate in candidates:
+        decision = decisions.get(candidate.message_id)
+        messages = prepared.get(candidate.message_id, ())
+        if decision is not None and messages and decision.outcome in _SENT_ON:
+            decisions[candidate.message_id] = replace(decision, downstream=messages)
 
 
 class DownstreamSender:
@@ -110,15 +127,15 @@ class DownstreamSender:
                     )
         failed: dict[str, str] = {}
         for queue_url, messages in by_queue.items():
-            for start in range(0, len(messages), _SEND_BATCH):
-                chunk = messages[start : start + _SEND_BATCH]
-                entries = [m.entry(str(i)) for i, (_, m) in enumerate(chunk)]
+            entries = [m.entry(str(i)) for i, (_, m) in enumerate(messages)]
+            sources = {str(i): source for i, (source, _) in enumerate(messages)}
+            for chunk in packed(entries):  # within SendMessageBatch's count and total size
                 try:
-                    response = self._client.send_message_batch(QueueUrl=queue_url, Entries=entries)
+                    response = self._client.send_message_batch(QueueUrl=queue_url, Entries=chunk)
                     for failure in response.get("Failed", []):
-                        failed[chunk[int(failure["Id"])][0]] = str(failure.get("Message", ""))
+                        failed[sources[failure["Id"]]] = str(failure.get("Message", ""))
                 except Exception as exc:  # noqa: BLE001 - any failure means "not sent"
-                    failed.update({source: repr(exc) for source, _ in chunk})
+                    failed.update({sources[entry["Id"]]: repr(exc) for entry in chunk})
         settled = dict(decisions)
         for message_id, why in failed.items():
             previous = decisions[message_id]

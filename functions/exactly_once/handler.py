@@ -10,6 +10,7 @@ Logger and Metrics and the consumer, and later invocations of the warm container
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -121,8 +122,7 @@ class ExactlyOnceHandler:
             mode = environ.get("EXACTLY_ONCE_MODE", "atomic").strip() or "atomic"
             if mode not in MODES:
                 raise ConfigurationError(f"EXACTLY_ONCE_MODE must be one of {MODES}, got {mode!r}")
-            source = self._effect_source
-            effect = source(Setup(environ, self.dynamodb, mode)) if _is_factory(source) else source
+            effect = _effect_from(self._effect_source, Setup(environ, self.dynamodb, mode))
             sqs = self._sqs if self._sqs is not None else LazyClient(lambda: _boto3_client("sqs"))
             self._batch_handler = ExactlyOnceBatchHandler(
                 consumer=self._consumer(config, mode, effect),
@@ -163,9 +163,18 @@ class ExactlyOnceHandler:
                 self.metrics.clear_metrics()
 
 
-def _is_factory(source: Any) -> bool:
-    """A class or function taking the Setup, rather than an effect object."""
-    return isinstance(source, type) or (callable(source) and not hasattr(source, "parse"))
+def _effect_from(source: Any, setup: Setup) -> Any:
+    """The effect: ``source`` itself, or what a factory (a class or function) makes of the
+    Setup; a class whose constructor takes nothing is simply instantiated."""
+    if isinstance(source, type):
+        try:
+            takes_nothing = not inspect.signature(source).parameters
+        except (TypeError, ValueError):  # a signature Python cannot read: give it the Setup
+            takes_nothing = False
+        return source() if takes_nothing else source(setup)
+    if callable(source) and not hasattr(source, "parse"):
+        return source(setup)
+    return source
 
 
 def make_handler(

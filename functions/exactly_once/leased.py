@@ -19,7 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from .clock import Clock
 from .config import ExactlyOnceConfig
-from .downstream import attach_downstream
+from .downstream import UnsendableDownstream, attach_downstream, prepare_downstream
 from .errors import LeaseLost, Refused
 from .messages import Candidate, Decision, admit, is_fifo, payload_hook
 from .outcomes import Outcome
@@ -86,10 +86,16 @@ class LeasedConsumer(Generic[M]):
                     "an earlier message of its FIFO group is retried first",
                 )
                 continue
-            decision = self._process(admitted, remaining_millis())
+            try:  # checked before the lease: a broken hook fails the message before its effect
+                downstream = prepare_downstream(self._effect, admitted.message)
+            except UnsendableDownstream as exc:
+                decision = Decision(Outcome.FAILED, admitted.record_id, f"{exc}; retried")
+            else:
+                decision = self._process(admitted, remaining_millis())
+                decisions[admitted.message_id] = decision
+                attach_downstream({admitted.message_id: downstream}, [admitted], decisions)
+                decision = decisions[admitted.message_id]
             decisions[admitted.message_id] = decision
-            attach_downstream(self._effect, [admitted], decisions)
-            decision = decisions[admitted.message_id]
             if decision.outcome.is_item_failure and admitted.group_id is not None:
                 failed_groups.add(admitted.group_id)
         return decisions

@@ -156,3 +156,46 @@ def test_two_stages_charge_every_accepted_order_exactly_once_through_redeliverie
         assert balance["balance_cents"]["N"] == str((1 + 2 + 1) * UNIT_PRICE_CENTS)
         refused = {letter.document()["order_id"] for letter in orders.dead_letters()}
         assert refused == {"o-3"}
+
+
+class DecimalCharge(ChargingOrders):
+    """A bug: a Decimal in the body, which JSON cannot encode."""
+
+    def downstream(self, order: Order) -> list[Downstream]:
+        from decimal import Decimal
+
+        if order.order_id == "o-bad":
+            return [Downstream(self.ledger_queue_url, {"amount": Decimal("2.50")})]
+        return super().downstream(order)
+
+
+def test_a_broken_downstream_hook_fails_its_message_before_its_effect() -> None:
+    with mock_aws():
+        orders, ledger = two_stages()
+        handler = orders.handler(DecimalCharge)
+        response = orders.deliver(handler, order("o-1"), order("o-bad"), order("o-2"))
+        # THEN only o-bad is retried, with nothing applied for it; the others went through
+        [failed] = response["batchItemFailures"]
+        assert "could not be built" in handler.last_decisions[failed["itemIdentifier"]].reason
+        assert {i["order_id"]["S"] for i in orders.items("orders")} == {"o-1", "o-2"}
+        assert len(sent_to(ledger)) == 2
+
+
+class BigCharges(ChargingOrders):
+    def downstream(self, order: Order) -> list[Downstream]:
+        charge = super().downstream(order)[0]
+        return [Downstream(charge.queue_url, {**dict(charge.body), "note": "x" * 200_000})]
+
+
+def test_downstream_batches_stay_within_sqs_total_size() -> None:
+    with mock_aws():
+        orders, ledger = two_stages()
+        orders.dynamodb.put_item(
+            TableName=orders.tables["inventory"], Item={"sku": {"S": "s"}, "stock": {"N": "50"}}
+        )
+        handler = orders.handler(BigCharges)
+        # WHEN six orders each send a 200 KB charge (1.2 MB together, over SQS's 1 MiB batch)
+        response = orders.deliver(handler, *[order(f"o-{i}") for i in range(6)])
+        # THEN they go in batches that fit, and all six arrive
+        assert response == {"batchItemFailures": []}
+        assert len(sent_to(ledger)) == 6

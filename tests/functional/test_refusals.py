@@ -601,3 +601,24 @@ def test_two_copies_refused_from_the_message_alone_are_dead_lettered_once(
     orders.deliver(handler, order("o-1", "sku-1", 9), order("o-1", "sku-1", 9))
     assert sorted(outcomes_of(handler).values()) == ["duplicate", "refused"]
     assert len(orders.dead_letters()) == 1
+
+
+class FixedTables:
+    """An effect class that takes no Setup: its tables are fixed."""
+
+    table = "fixed"
+
+    def parse(self, document: dict[str, Any]) -> dict[str, Any]:
+        return document
+
+    def writes(self, message: dict[str, Any]) -> list[Any]:
+        return [Add(self.table, {"sku": message["order_id"]}, {"stock": 1})]
+
+
+def test_make_handler_takes_an_effect_class_without_a_setup_parameter(
+    orders: ConsumerResources,
+) -> None:
+    FixedTables.table = orders.tables["inventory"]
+    handler = orders.handler(FixedTables)
+    assert orders.deliver(handler, {"order_id": "a"}) == {"batchItemFailures": []}
+    assert stock_of(orders, "a") == 1
