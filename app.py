@@ -20,6 +20,7 @@ import os
 import re
 import weakref
 from dataclasses import dataclass
+from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_logs as logs
@@ -150,26 +151,18 @@ def add_ledger_stack(
     region: str = DEFAULT_REGION,
     alarms: AlarmTarget | None = None,
 ) -> LedgerStack:
-    """Add the stage's ledger stack to ``app`` and cdk-nag's AwsSolutions checks (once per app).
+    """Add the stage's ledger stack to ``app`` and cdk-nag's checks (once per app).
 
     ``account`` None leaves the stack account-agnostic (resolved at deploy time).
     ``alarms`` None reads the target from ``app``'s context (none: the consumer's own
     topic, unsubscribed; ``main`` refuses that for prod).
     """
     stage = stage_named(stage_name)
-    alarms = alarms or AlarmTarget.from_context(app)
     stack = LedgerStack(
         app,
         stage.ledger_stack_name,
-        env=cdk.Environment(account=account, region=region),
-        description=f"Exactly-once SQS ledger pipeline ({stage.name})",
-        retain_data=stage.retain_data,
         mode=stage.mode,
-        fifo=stage.fifo,
-        max_concurrency=stage.max_concurrency,
-        log_retention=stage.log_retention,
-        alarm_email=alarms.email,
-        alarm_topic_arn=alarms.topic_arn,
+        **_stack_props(app, stage, "ledger", account, region, alarms),
     )
     _finish(app, stack, stage)
     return stack
@@ -183,26 +176,40 @@ def add_orders_stack(
     region: str = DEFAULT_REGION,
     alarms: AlarmTarget | None = None,
 ) -> OrdersStack:
-    """Add the stage's orders stack to ``app`` and cdk-nag's AwsSolutions checks (once per app).
+    """Add the stage's orders stack to ``app`` and cdk-nag's checks (once per app).
 
     ``account`` and ``alarms`` as for ``add_ledger_stack``.
     """
     stage = stage_named(stage_name)
-    alarms = alarms or AlarmTarget.from_context(app)
     stack = OrdersStack(
         app,
         stage.orders_stack_name,
-        env=cdk.Environment(account=account, region=region),
-        description=f"Exactly-once SQS orders pipeline ({stage.name})",
-        retain_data=stage.retain_data,
-        fifo=stage.fifo,
-        max_concurrency=stage.max_concurrency,
-        log_retention=stage.log_retention,
-        alarm_email=alarms.email,
-        alarm_topic_arn=alarms.topic_arn,
+        **_stack_props(app, stage, "orders", account, region, alarms),
     )
     _finish(app, stack, stage)
     return stack
+
+
+def _stack_props(
+    app: cdk.App,
+    stage: Stage,
+    pipeline: str,
+    account: str | None,
+    region: str,
+    alarms: AlarmTarget | None,
+) -> dict[str, Any]:
+    """What every stack of a stage takes from the stage: place, data, scale, alarm target."""
+    alarms = alarms or AlarmTarget.from_context(app)
+    return {
+        "env": cdk.Environment(account=account, region=region),
+        "description": f"Exactly-once SQS {pipeline} pipeline ({stage.name})",
+        "retain_data": stage.retain_data,
+        "fifo": stage.fifo,
+        "max_concurrency": stage.max_concurrency,
+        "log_retention": stage.log_retention,
+        "alarm_email": alarms.email,
+        "alarm_topic_arn": alarms.topic_arn,
+    }
 
 
 def add_stacks(

@@ -65,14 +65,24 @@ def orders_resources(*, fifo: bool = False, mode: str = "atomic") -> ConsumerRes
 
 
 def ledger_resources(mode: str = "atomic") -> ConsumerResources:
-    """The ledger's queues and idempotency table; its table is created by each test."""
-    return create_consumer_resources(
+    """The ledger's queues, idempotency table and balances (``tables["ledger"]``)."""
+    resources = create_consumer_resources(
         boto3.client("dynamodb", region_name=REGION),
         boto3.client("sqs", region_name=REGION),
         key_prefix="ledger-v1",
         key_path="transaction_id",
         mode=mode,
     )
+    resources.table("ledger", "account_id", "currency", env="LEDGER_TABLE_NAME")
+    return resources
+
+
+def ledger_transactions(*pairs: tuple[str, str], amount: str = "1.00") -> list[dict[str, Any]]:
+    """Ledger bodies for (transaction id, account) pairs, in EUR."""
+    return [
+        {"transaction_id": t, "account_id": a, "amount": amount, "currency": "EUR"}
+        for t, a in pairs
+    ]
 
 
 def stock(resources: ConsumerResources, **levels: int) -> None:
@@ -189,7 +199,7 @@ def test_merged_ledger_adds_to_a_broken_balance_refuse_exactly_the_messages_on_i
     with mock_aws():
         # GIVEN a ledger whose balance for account "broken" is not a number
         ledger = ledger_resources()
-        table = ledger.table("ledger", "account_id", "currency", env="LEDGER_TABLE_NAME")
+        table = ledger.tables["ledger"]
         ledger.dynamodb.put_item(
             TableName=table,
             Item={
@@ -199,10 +209,7 @@ def test_merged_ledger_adds_to_a_broken_balance_refuse_exactly_the_messages_on_i
             },
         )
         handler = ledger.handler(ledger_effect)
-        bodies = [
-            {"transaction_id": t, "account_id": a, "amount": "1.00", "currency": "EUR"}
-            for t, a in [("t1", "ok"), ("t2", "broken"), ("t3", "ok"), ("t4", "broken")]
-        ]
+        bodies = ledger_transactions(("t1", "ok"), ("t2", "broken"), ("t3", "ok"), ("t4", "broken"))
         # WHEN two transactions for it and two for a good account share a batch (merged
         # into one ADD per balance)
         response = ledger.deliver(handler, *bodies)
@@ -411,7 +418,7 @@ def test_leased_the_ledger_refuses_a_balance_update_dynamodb_rejects_as_invalid(
     with mock_aws():
         # GIVEN the ledger in leased mode, and a transaction count that is not a number
         ledger = ledger_resources("leased")
-        table = ledger.table("ledger", "account_id", "currency", env="LEDGER_TABLE_NAME")
+        table = ledger.tables["ledger"]
         ledger.dynamodb.put_item(
             TableName=table,
             Item={
@@ -422,10 +429,7 @@ def test_leased_the_ledger_refuses_a_balance_update_dynamodb_rejects_as_invalid(
             },
         )
         handler = ledger.handler(ledger_effect)
-        bodies = [
-            {"transaction_id": t, "account_id": a, "amount": "1.00", "currency": "EUR"}
-            for t, a in [("t1", "ok"), ("t2", "broken")]
-        ]
+        bodies = ledger_transactions(("t1", "ok"), ("t2", "broken"))
         # WHEN a batch with a transaction on it arrives
         response = ledger.deliver(handler, *bodies)
         # THEN that one is refused to the DLQ with DynamoDB's reason; the other is applied
@@ -440,7 +444,6 @@ def test_a_credit_that_would_take_a_balance_past_64_bits_is_refused() -> None:
     with mock_aws():
         # GIVEN a ledger, and two credits of the largest amount to one account in a batch
         ledger = ledger_resources()
-        ledger.table("ledger", "account_id", "currency", env="LEDGER_TABLE_NAME")
         handler = ledger.handler(ledger_effect)
         big = {"account_id": "a", "amount": "92233720368547758.07", "currency": "USD"}
         # WHEN they arrive together (one merged ADD), then a third on its own
@@ -464,7 +467,6 @@ def test_a_credit_that_would_take_a_balance_past_64_bits_is_refused() -> None:
 def test_leased_a_credit_past_64_bits_is_refused_too() -> None:
     with mock_aws():
         ledger = ledger_resources("leased")
-        ledger.table("ledger", "account_id", "currency", env="LEDGER_TABLE_NAME")
         handler = ledger.handler(ledger_effect)
         big = {"account_id": "a", "amount": "92233720368547758.07", "currency": "USD"}
         ledger.deliver(handler, {"transaction_id": "t1", **big}, {"transaction_id": "t2", **big})
