@@ -277,18 +277,25 @@ def lease_takeovers(
     dynamodb: Any, table: str, workload: Workload, key: Any
 ) -> dict[str, tuple[int, str]]:
     """Transactions whose record shows takeovers of expired leases: how many, and why."""
+    from exactly_once.records import IdempotencyRecord
+
     records = {item["id"]["S"]: item for item in scan_items(dynamodb, table)}
     found: dict[str, tuple[int, str]] = {}
     for sent in workload.sends:
         if sent.kind != "original" or not sent.transaction_id:
             continue
         item = records.get(key.record_id(sent.transaction_id))
-        attempts = int(item.get("attempt", {}).get("N", "1")) if item else 1
-        if item and attempts > 1:
-            previous = item.get("previous_owner", {}).get("S", "unknown")
+        if item is None:
+            continue
+        record = IdempotencyRecord.from_item(item)
+        # A lease its owner released (after a failed effect) raises ``attempt`` too, but
+        # cannot repeat an effect: only takeovers of expired leases explain a double.
+        if record.takeovers:
+            previous = (record.previous_owner or "unknown")[:8]
             found[sent.transaction_id] = (
-                attempts - 1,
-                f"{attempts} leases taken, the last displacing {previous[:8]}: an earlier "
+                record.takeovers,
+                f"{record.attempt} leases taken, {record.releases} released by their owner, "
+                f"{record.takeovers} taken over (the last displacing {previous}): an earlier "
                 "lease expired mid-invocation (a stall, or a crash between effect and record)",
             )
     return found
