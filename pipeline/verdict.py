@@ -98,6 +98,16 @@ def _explained(got: tuple[int, int], base: tuple[int, int], unsettled: list[int]
     )
 
 
+def ledger_balances(dynamodb: Any, ledger_table: str) -> dict[tuple[str, str], tuple[int, int]]:
+    """Each (account, currency) balance of the ledger table: (amount in the currency's minor
+    units, transactions applied). The one place that reads the ledger's storage format."""
+    actual: dict[tuple[str, str], tuple[int, int]] = {}
+    for item in scan_items(dynamodb, ledger_table):
+        key = (item["account_id"]["S"], item["currency"]["S"])
+        actual[key] = (int(item["balance_cents"]["N"]), int(item["transaction_count"]["N"]))
+    return actual
+
+
 def judge(
     workload: Workload,
     dynamodb: Any,
@@ -118,10 +128,7 @@ def judge(
     applied (a crash after the commit fails the delivery too). Its balance passes if some
     subset of those transactions, each applied once, explains it exactly.
     """
-    actual: dict[tuple[str, str], tuple[int, int]] = {}
-    for item in scan_items(dynamodb, ledger_table):
-        key = (item["account_id"]["S"], item["currency"]["S"])
-        actual[key] = (int(item["balance_cents"]["N"]), int(item["transaction_count"]["N"]))
+    actual = ledger_balances(dynamodb, ledger_table)
     dead = drain_dead_letters(sqs, dlq_url)
     moved_by_sqs = {
         tx for m in dead if _reason_of(m) == SQS_MOVED and (tx := _transaction_id_of(m["Body"]))
