@@ -129,6 +129,12 @@ class LocalContainer:
         with function_environment(self.function.environment):
             return self.entry.dynamodb  # type: ignore[attr-defined]
 
+    @property
+    def sqs(self) -> Any:
+        """The container's own SQS client (dead letters, downstream sends), for fault hooks."""
+        with function_environment(self.function.environment):
+            return self.entry.sqs  # type: ignore[attr-defined]
+
     def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         with function_environment(self.function.environment):
             try:

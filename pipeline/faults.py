@@ -45,6 +45,10 @@ class FaultRates:
     # the message's visibility) runs out and another invocation takes over (a zombie).
     stall: float = 0.0
     stall_seconds: float = 0.0
+    # Per downstream send (a stage's SendMessageBatch to the next stage's queue): the
+    # process dies after the commit before the send, or after the send before the ack.
+    crash_before_send: float = 0.0
+    crash_after_send: float = 0.0
 
     @classmethod
     def demo(cls) -> FaultRates:
@@ -61,6 +65,8 @@ class FaultCounts:
     throttled: int = 0
     transaction_conflicts: int = 0
     stalls: int = 0
+    crashes_before_send: int = 0
+    crashes_after_send: int = 0
     # Observed, not injected: the boundaries where leased mode can apply an effect twice.
     # An effect write that succeeded, or got no answer, and was followed by no completion
     # (a crash after it, or a crash, throttle, error or no answer on the completion); and
@@ -180,3 +186,37 @@ def inject_client_faults(
         events.register(f"before-call.dynamodb.{operation}", before)
         events.register(f"after-call.dynamodb.{operation}", after)
         events.register(f"after-call-error.dynamodb.{operation}", unanswered)
+
+
+def inject_send_faults(
+    sqs: Any,
+    rates: FaultRates | Callable[[], FaultRates],
+    counts: FaultCounts,
+    rng: random.Random,
+    *,
+    queue_url: str,
+) -> None:
+    """Register crash hooks on a stage's SQS client around its sends to ``queue_url`` (the
+    next stage's queue): after the commit before the send, and after the send before the
+    acknowledgement. Sends to other queues (dead letters) are left alone."""
+    current = rates if callable(rates) else (lambda: rates)
+    call = threading.local()
+
+    def note(params: dict[str, Any], **_: Any) -> None:
+        call.downstream = params.get("QueueUrl") == queue_url
+
+    def before(**_: Any) -> None:
+        if getattr(call, "downstream", False) and rng.random() < current().crash_before_send:
+            counts.add("crashes_before_send")
+            raise InjectedCrash("after the commit, before the downstream send")
+
+    def after(**_: Any) -> None:
+        if getattr(call, "downstream", False) and rng.random() < current().crash_after_send:
+            counts.add("crashes_after_send")
+            raise InjectedCrash("after the downstream send, before the acknowledgement")
+
+    events = sqs.meta.events
+    for operation in ("SendMessage", "SendMessageBatch"):
+        events.register(f"before-parameter-build.sqs.{operation}", note)
+        events.register(f"before-call.sqs.{operation}", before)
+        events.register(f"after-call.sqs.{operation}", after)

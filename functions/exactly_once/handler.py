@@ -98,6 +98,13 @@ class ExactlyOnceHandler:
         return self._dynamodb
 
     @property
+    def sqs(self) -> Any:
+        """The SQS client for dead letters and downstream sends, built at first use."""
+        if self._sqs is None:
+            self._sqs = _boto3_client("sqs")
+        return self._sqs
+
+    @property
     def logger(self) -> Logger:
         if self._logger is None:
             self._logger = Logger(service=self.environ.get("POWERTOOLS_SERVICE_NAME"))
@@ -123,7 +130,7 @@ class ExactlyOnceHandler:
             if mode not in MODES:
                 raise ConfigurationError(f"EXACTLY_ONCE_MODE must be one of {MODES}, got {mode!r}")
             effect = _effect_from(self._effect_source, Setup(environ, self.dynamodb, mode))
-            sqs = self._sqs if self._sqs is not None else LazyClient(lambda: _boto3_client("sqs"))
+            sqs = self._sqs if self._sqs is not None else LazyClient(lambda: self.sqs)
             self._batch_handler = ExactlyOnceBatchHandler(
                 consumer=self._consumer(config, mode, effect),
                 dead_letters=DeadLetterQueue(sqs, config.dead_letter_queue_url),
