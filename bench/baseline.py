@@ -76,7 +76,7 @@ class BaselineHandler:
         self._processor = BatchProcessor(event_type=EventType.SQS)
 
     def _apply_transaction(self, transaction: dict[str, Any]) -> dict[str, Any]:
-        cents = int(Decimal(transaction["amount"]).scaleb(2))
+        minor = int(Decimal(transaction["amount"]).scaleb(2))  # EUR, USD, GBP: 2 places
         self._dynamodb.update_item(
             TableName=self._ledger_table,
             Key={
@@ -84,8 +84,8 @@ class BaselineHandler:
                 "currency": {"S": transaction["currency"]},
             },
             UpdateExpression="ADD #balance :delta, #count :one",
-            ExpressionAttributeNames={"#balance": "balance_cents", "#count": "transaction_count"},
-            ExpressionAttributeValues={":delta": {"N": str(cents)}, ":one": {"N": "1"}},
+            ExpressionAttributeNames={"#balance": "balance_minor", "#count": "transaction_count"},
+            ExpressionAttributeValues={":delta": {"N": str(minor)}, ":one": {"N": "1"}},
         )
         return {"transaction_id": transaction["transaction_id"]}
 

@@ -144,6 +144,7 @@ def run_accounting(settings: Settings) -> dict[str, Any]:
     from bench.storage import mean_item_bytes
     from bench.workload import MIXED_DUPLICATES_PER_BATCH, batches, build_workload, mixed_batches
     from pipeline.resources import REGION, scan_items
+    from pipeline.verdict import ledger_balances
 
     workload = build_workload(settings.messages, seed=settings.seed)
     warmup = build_workload(settings.warmup_messages, seed=settings.seed + WARMUP_SEED_OFFSET)
@@ -163,8 +164,8 @@ def run_accounting(settings: Settings) -> dict[str, Any]:
     )
     expected = workload.expected_balances()
     for extra in (warmup, fresh):
-        for key, cents in extra.expected_balances().items():
-            expected[key] = expected.get(key, 0) + cents
+        for key, minor in extra.expected_balances().items():
+            expected[key] = expected.get(key, 0) + minor
     phases = {
         "new": batches(workload.bodies, ACCOUNTING_BATCH),
         "duplicate": batches(workload.duplicates, ACCOUNTING_BATCH),
@@ -184,8 +185,8 @@ def run_accounting(settings: Settings) -> dict[str, Any]:
                     raise RuntimeError(f"{name}: unexpected item failures {response}")
         meter.phase = "verify"
         applied = {
-            (item["account_id"]["S"], item["currency"]["S"]): int(item["balance_cents"]["N"])
-            for item in scan_items(probe, side.resources.ledger_table)
+            key: minor
+            for key, (minor, _) in ledger_balances(probe, side.resources.ledger_table).items()
         }
         if applied != expected:
             raise RuntimeError(f"{name}: balances differ from one application per transaction")

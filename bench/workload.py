@@ -20,13 +20,14 @@ class Workload:
     duplicates: list[str]
 
     def expected_balances(self) -> dict[tuple[str, str], int]:
-        """Cents per (account, currency) once every transaction is applied exactly once."""
+        """Minor units per (account, currency) once every transaction is applied exactly once
+        (every currency here has two places)."""
         totals: dict[tuple[str, str], int] = {}
         for body in self.bodies:
             document = json.loads(body)
             key = (document["account_id"], document["currency"])
-            cents = int(Decimal(document["amount"]).scaleb(2))
-            totals[key] = totals.get(key, 0) + cents
+            minor = int(Decimal(document["amount"]).scaleb(2))
+            totals[key] = totals.get(key, 0) + minor
         return totals
 
 

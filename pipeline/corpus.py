@@ -25,7 +25,8 @@ Outcome = Literal["invalid", "conflict"]
 
 KIB = 1024
 OVERSIZED_BYTES = 256 * KIB
-MAX_CENTS = 2**63 - 1
+MAX_MINOR = 2**63 - 1
+MIN_MINOR = -(2**63)
 
 NOT_JSON = "body is not JSON"
 NOT_OBJECT = "body is JSON but not an object"
@@ -35,9 +36,9 @@ KEY_NOT_STRING = "must be a string"
 KEY_EMPTY = "is empty"
 KEY_TOO_LONG = "exceeds 1024 bytes"
 ID_RULE = "must be 1-128 characters of letters, digits and ._:@/-"
-AMOUNT_RULE = "amount: must be a decimal string with at most 2 places"
+AMOUNT_RULE = "amount: must be a plain decimal string"
 AMOUNT_ZERO = "amount: must not be zero"
-AMOUNT_RANGE = "amount: exceeds the 64-bit range in cents"
+AMOUNT_RANGE = "amount: exceeds the signed 64-bit range"
 AMOUNT_TYPE = "amount: Input should be a valid string"
 CURRENCY_RULE = "currency: must be an ISO 4217 code"
 EXTRA_FIELD = "has fields other than"
@@ -63,7 +64,7 @@ class ValidTransaction:
     transaction_id: str
     account_id: str
     currency: str
-    amount_cents: int
+    amount_minor: int  # in the currency's minor units (ISO 4217)
 
 
 @dataclass(frozen=True)
@@ -79,13 +80,13 @@ class Corpus:
         return messages
 
     def expected_balances(self) -> dict[tuple[str, str], int]:
-        """Cents per (account_id, currency) once every valid transaction is applied once."""
+        """Minor units per (account_id, currency) once every valid transaction is applied once."""
         balances: Counter[tuple[str, str]] = Counter()
         seen: set[str] = set()
         for tx in (*self.originals, *self.valid):
             if tx.transaction_id not in seen:
                 seen.add(tx.transaction_id)
-                balances[(tx.account_id, tx.currency)] += tx.amount_cents
+                balances[(tx.account_id, tx.currency)] += tx.amount_minor
         return dict(balances)
 
     def expected_counts(self) -> dict[tuple[str, str], int]:
@@ -109,10 +110,10 @@ def _tx(transaction_id: Any, account_id: Any, amount: Any, currency: Any) -> dic
 
 
 def _valid(
-    name: str, transaction_id: str, account_id: str, amount: str, currency: str, cents: int
+    name: str, transaction_id: str, account_id: str, amount: str, currency: str, minor: int
 ) -> ValidTransaction:
     body = json.dumps(_tx(transaction_id, account_id, amount, currency))
-    return ValidTransaction(name, body, transaction_id, account_id, currency, cents)
+    return ValidTransaction(name, body, transaction_id, account_id, currency, minor)
 
 
 def _padded(document: dict[str, Any], field_name: str, size: int) -> str:
@@ -153,9 +154,13 @@ def build_corpus(prefix: str = "hostile") -> Corpus:
             for i in range(12)
         ),
         _valid("debit", f"{p}-debit", f"{acct}-0", "-0.50", "EUR", -50),
-        _valid("other-currency", f"{p}-jpy", f"{acct}-0", "7", "JPY", 700),
-        _valid("max-64-bit", f"{p}-max", f"{acct}-max", "92233720368547758.07", "USD", MAX_CENTS),
-        _valid("min-64-bit", f"{p}-min", f"{acct}-min", "-92233720368547758.07", "USD", -MAX_CENTS),
+        _valid("yen-no-places", f"{p}-jpy", f"{acct}-0", "7", "JPY", 7),
+        _valid("dinar-3-places", f"{p}-kwd", f"{acct}-0", "1.005", "KWD", 1005),
+        _valid("fomento-4-places", f"{p}-clf", f"{acct}-0", "-2.5", "CLF", -25000),
+        _valid("digital-bolivar", f"{p}-ved", f"{acct}-0", "3.10", "VED", 310),
+        _valid("max-64-bit", f"{p}-max", f"{acct}-max", "92233720368547758.07", "USD", MAX_MINOR),
+        _valid("min-64-bit", f"{p}-min", f"{acct}-min", "-92233720368547758.08", "USD", MIN_MINOR),
+        _valid("max-64-bit-yen", f"{p}-maxy", f"{acct}-maxy", str(MAX_MINOR), "JPY", MAX_MINOR),
         _valid("id-at-128", "t" * 128, f"{acct}-long", "1.00", "EUR", 100),
         _valid("id-with-symbols", f"{p}-a.b_c:d@e/f-g", f"{acct}/x:y@z", "1.00", "EUR", 100),
         # A resend of an original with its keys reordered and spaced: the same payload
@@ -362,7 +367,30 @@ def build_corpus(prefix: str = "hostile") -> Corpus:
             "account_id: Field required",
         ),
         # --- amounts
-        case("amount-3-decimals", bad("amt-3dp", amount="1.001"), "invalid", AMOUNT_RULE),
+        case(
+            "amount-3-decimals",
+            bad("amt-3dp", amount="1.001"),
+            "invalid",
+            "amount: EUR has 2 decimal places, got 3",
+        ),
+        case(
+            "amount-half-yen",
+            bad("amt-jpy", amount="100.50", currency="JPY"),
+            "invalid",
+            "amount: JPY has 0 decimal places, got 2",
+        ),
+        case(
+            "amount-4-decimals-dinar",
+            bad("amt-kwd", amount="1.0005", currency="KWD"),
+            "invalid",
+            "amount: KWD has 3 decimal places, got 4",
+        ),
+        case(
+            "amount-beyond-64-bit-yen",
+            bad("amt-jpy-2p63", amount=str(MAX_MINOR + 1), currency="JPY"),
+            "invalid",
+            AMOUNT_RANGE,
+        ),
         case("amount-exponent", bad("amt-exp", amount="1e3"), "invalid", AMOUNT_RULE),
         case("amount-exponent-upper", bad("amt-exp2", amount="1E-2"), "invalid", AMOUNT_RULE),
         case("amount-nan-string", bad("amt-nan", amount="NaN"), "invalid", AMOUNT_RULE),

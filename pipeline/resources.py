@@ -48,7 +48,7 @@ class LedgerResources:
             Key={"account_id": {"S": account_id}, "currency": {"S": currency}},
             ConsistentRead=True,
         ).get("Item")
-        return int(item["balance_cents"]["N"]) if item else 0
+        return int(item["balance_minor"]["N"]) if item else 0
 
     def applied_count(self, account_id: str, currency: str = "EUR") -> int:
         item = self.dynamodb.get_item(

@@ -88,23 +88,26 @@ def _transaction_id_of(body: str) -> str | None:
 
 def _explained(got: tuple[int, int], base: tuple[int, int], unsettled: list[int]) -> bool:
     """Whether some subset of the unsettled transactions, each once, makes up the difference."""
-    extra_cents, extra_count = got[0] - base[0], got[1] - base[1]
+    extra_minor, extra_count = got[0] - base[0], got[1] - base[1]
     if not 0 <= extra_count <= len(unsettled):
         return False
     if len(unsettled) > MAX_UNSETTLED_PER_BALANCE:
         return False
     return any(
-        sum(subset) == extra_cents for subset in itertools.combinations(unsettled, extra_count)
+        sum(subset) == extra_minor for subset in itertools.combinations(unsettled, extra_count)
     )
 
 
 def ledger_balances(dynamodb: Any, ledger_table: str) -> dict[tuple[str, str], tuple[int, int]]:
     """Each (account, currency) balance of the ledger table: (amount in the currency's minor
-    units, transactions applied). The one place that reads the ledger's storage format."""
+    units, transactions applied). The one place that reads the ledger's storage format
+    (``balance_minor`` and ``transaction_count``, see ``ledger.effects``)."""
+    from ledger.effects import BALANCE, TRANSACTIONS
+
     actual: dict[tuple[str, str], tuple[int, int]] = {}
     for item in scan_items(dynamodb, ledger_table):
         key = (item["account_id"]["S"], item["currency"]["S"])
-        actual[key] = (int(item["balance_cents"]["N"]), int(item["transaction_count"]["N"]))
+        actual[key] = (int(item[BALANCE]["N"]), int(item[TRANSACTIONS]["N"]))
     return actual
 
 
@@ -162,7 +165,7 @@ def judge(
         if _explained(got, want, unsettled.get(key, [])):
             continue
         repeats = repeatable.get(key, [])
-        candidates = unsettled.get(key, []) + [cents for cents, _ in repeats]
+        candidates = unsettled.get(key, []) + [minor for minor, _ in repeats]
         if _explained(got, want, candidates):
             surplus = got[1] - want[1] - len(unsettled.get(key, []))
             verdict.repeats += max(surplus, 0)

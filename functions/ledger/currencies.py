@@ -1,9 +1,39 @@
-"""Active ISO 4217 currency codes (the ledger refuses any other)."""
+"""ISO 4217: the active currency codes the ledger accepts, and each one's minor unit.
+
+A currency's minor unit exponent is how many decimal places its amounts have (ISO 4217's
+"minor unit" column): 0 for the yen (``"100"``), 2 for the euro (``"10.50"``), 3 for the
+Kuwaiti dinar (``"1.005"``), 4 for the Chilean unidad de fomento. The ledger holds every
+amount and balance as an integer count of minor units: 10.50 EUR is 1050, 100 JPY is 100,
+1.005 KWD is 1005. A code not listed here is refused.
+"""
 
 from __future__ import annotations
 
-ISO_4217 = frozenset(
-    [
+# Currencies whose minor unit is not the hundredth.
+_ZERO_PLACES = frozenset(
+    {
+        "BIF",
+        "CLP",
+        "DJF",
+        "GNF",
+        "ISK",
+        "JPY",
+        "KMF",
+        "KRW",
+        "PYG",
+        "RWF",
+        "UGX",
+        "VND",
+        "VUV",
+        "XAF",
+        "XOF",
+        "XPF",
+    }
+)
+_THREE_PLACES = frozenset({"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"})
+_FOUR_PLACES = frozenset({"CLF"})
+_TWO_PLACES = frozenset(
+    {
         "AED",
         "AFN",
         "ALL",
@@ -17,8 +47,6 @@ ISO_4217 = frozenset(
         "BBD",
         "BDT",
         "BGN",
-        "BHD",
-        "BIF",
         "BMD",
         "BND",
         "BOB",
@@ -31,14 +59,12 @@ ISO_4217 = frozenset(
         "CAD",
         "CDF",
         "CHF",
-        "CLP",
         "CNY",
         "COP",
         "CRC",
         "CUP",
         "CVE",
         "CZK",
-        "DJF",
         "DKK",
         "DOP",
         "DZD",
@@ -53,7 +79,6 @@ ISO_4217 = frozenset(
         "GHS",
         "GIP",
         "GMD",
-        "GNF",
         "GTQ",
         "GYD",
         "HKD",
@@ -63,19 +88,12 @@ ISO_4217 = frozenset(
         "IDR",
         "ILS",
         "INR",
-        "IQD",
         "IRR",
-        "ISK",
         "JMD",
-        "JOD",
-        "JPY",
         "KES",
         "KGS",
         "KHR",
-        "KMF",
         "KPW",
-        "KRW",
-        "KWD",
         "KYD",
         "KZT",
         "LAK",
@@ -83,7 +101,6 @@ ISO_4217 = frozenset(
         "LKR",
         "LRD",
         "LSL",
-        "LYD",
         "MAD",
         "MDL",
         "MGA",
@@ -104,19 +121,16 @@ ISO_4217 = frozenset(
         "NOK",
         "NPR",
         "NZD",
-        "OMR",
         "PAB",
         "PEN",
         "PGK",
         "PHP",
         "PKR",
         "PLN",
-        "PYG",
         "QAR",
         "RON",
         "RSD",
         "RUB",
-        "RWF",
         "SAR",
         "SBD",
         "SCR",
@@ -135,29 +149,32 @@ ISO_4217 = frozenset(
         "THB",
         "TJS",
         "TMT",
-        "TND",
         "TOP",
         "TRY",
         "TTD",
         "TWD",
         "TZS",
         "UAH",
-        "UGX",
         "USD",
         "UYU",
         "UZS",
+        "VED",
         "VES",
-        "VND",
-        "VUV",
         "WST",
-        "XAF",
         "XCD",
         "XCG",
-        "XOF",
-        "XPF",
         "YER",
         "ZAR",
         "ZMW",
         "ZWG",
-    ]
+    }
 )
+
+# Code -> minor unit exponent (decimal places), for every code the ledger accepts.
+MINOR_UNITS: dict[str, int] = {
+    **dict.fromkeys(_TWO_PLACES, 2),
+    **dict.fromkeys(_ZERO_PLACES, 0),
+    **dict.fromkeys(_THREE_PLACES, 3),
+    **dict.fromkeys(_FOUR_PLACES, 4),
+}
+ISO_4217 = frozenset(MINOR_UNITS)

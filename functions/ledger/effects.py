@@ -1,8 +1,17 @@
 """The ledger's effect, written both ways: inside the record's transaction, or under a lease.
 
 The ledger table is keyed by ``account_id`` (partition) and ``currency`` (sort): an account
-holds one balance per currency, in integer cents (``balance_cents``), so amounts in
-different currencies are never added together.
+holds one balance per currency, so amounts in different currencies are never added
+together. Each item holds:
+
+- ``balance_minor``: the balance as an integer count of the currency's minor units (ISO
+  4217: 1050 is 10.50 EUR, 100 is 100 JPY, 1005 is 1.005 KWD; the places per currency are
+  ``ledger.currencies.MINOR_UNITS``), kept within the signed 64-bit range;
+- ``transaction_count``: how many transactions were applied to it.
+
+The minor unit exponent is the currency's (the sort key's), read from ``MINOR_UNITS``; it
+is not written beside the balance, because ``Add`` (the only write merged per item within
+a batch) adds numbers and cannot set a constant attribute.
 """
 
 from __future__ import annotations
@@ -13,34 +22,35 @@ from botocore.exceptions import ClientError
 
 from exactly_once import Add, Refused, Write
 
-from .model import MAX_CENTS, MIN_CENTS, LedgerTransaction, parse_transaction
+from .model import MAX_MINOR, MIN_MINOR, LedgerTransaction, parse_transaction
 
 ACCOUNT_ID = "account_id"
 CURRENCY = "currency"
-BALANCE_CENTS = "balance_cents"
+BALANCE = "balance_minor"
 TRANSACTIONS = "transaction_count"
 
-BALANCE_BOUND_REFUSAL = "the balance would leave the 64-bit range in cents"
+BALANCE_BOUND_REFUSAL = "the balance would leave the signed 64-bit range of its minor units"
 _ADD = "ADD #balance :delta, #count :count"
-_NAMES = {"#balance": BALANCE_CENTS, "#count": TRANSACTIONS}
+_NAMES = {"#balance": BALANCE, "#count": TRANSACTIONS}
 
 
 def _key(account_id: str, currency: str) -> dict[str, dict[str, str]]:
     return {ACCOUNT_ID: {"S": account_id}, CURRENCY: {"S": currency}}
 
 
-def _values(delta_cents: int, count: int) -> dict[str, dict[str, str]]:
-    return {":delta": {"N": str(delta_cents)}, ":count": {"N": str(count)}}
+def _values(delta: int, count: int) -> dict[str, dict[str, str]]:
+    return {":delta": {"N": str(delta)}, ":count": {"N": str(count)}}
 
 
 def payload_of(message: LedgerTransaction) -> dict[str, Any]:
     """What the payload hash covers: the transaction's meaning, not its spelling, so that
-    ``"10.0"`` and ``"10.00"`` for one transaction id are one payload, not a conflict."""
+    ``"10.0"`` and ``"10.00"`` for one transaction id are one payload, not a conflict: the
+    amount counts in the currency's minor units (the currency is in the payload too)."""
     return {
         "transaction_id": message.transaction_id,
         "account_id": message.account_id,
         "currency": message.currency,
-        "amount_cents": message.amount_cents,
+        "amount_minor": message.amount_minor,
     }
 
 
@@ -61,8 +71,8 @@ class LedgerAtomicEffect:
             Add(
                 self.table_name,
                 {ACCOUNT_ID: message.account_id, CURRENCY: message.currency},
-                {BALANCE_CENTS: message.amount_cents, TRANSACTIONS: 1},
-                within={BALANCE_CENTS: (MIN_CENTS, MAX_CENTS)},
+                {BALANCE: message.amount_minor, TRANSACTIONS: 1},
+                within={BALANCE: (MIN_MINOR, MAX_MINOR)},
                 refusal=BALANCE_BOUND_REFUSAL,
             )
         ]
@@ -87,21 +97,21 @@ class LedgerLeasedEffect:
         return payload_of(message)
 
     def apply(self, message: LedgerTransaction, idempotency_key: str, attempt: int) -> None:
-        delta = message.amount_cents
+        delta = message.amount_minor
         try:
             self._client.update_item(
                 TableName=self.table_name,
                 Key=_key(message.account_id, message.currency),
                 UpdateExpression=_ADD,
-                # The balance stays within 64-bit cents, as in atomic mode.
+                # The balance stays within 64 bits, as in atomic mode.
                 ConditionExpression=(
                     "attribute_not_exists(#balance) OR #balance BETWEEN :low AND :high"
                 ),
                 ExpressionAttributeNames=_NAMES,
                 ExpressionAttributeValues={
                     **_values(delta, 1),
-                    ":low": {"N": str(MIN_CENTS - delta)},
-                    ":high": {"N": str(MAX_CENTS - delta)},
+                    ":low": {"N": str(MIN_MINOR - delta)},
+                    ":high": {"N": str(MAX_MINOR - delta)},
                 },
             )
         except ClientError as exc:

@@ -8,7 +8,8 @@ be applied; a later entry with the same payload is a resend (no second effect) a
 with another payload a conflict (dead-lettered, not applied). Checked:
 
 - each (account, currency) balance and transaction count equals the sum of the first
-  entries' amounts and their number;
+  entries' amounts (in the currency's minor units, as the ledger stores them) and their
+  number;
 - each transaction has a COMPLETED idempotency record with the first entry's payload hash.
 """
 
@@ -17,7 +18,6 @@ from __future__ import annotations
 import argparse
 from collections import defaultdict
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 from pipeline.ops.dlq import queue_depth
@@ -34,7 +34,7 @@ class Expected:
     transaction_id: str
     account_id: str
     currency: str
-    cents: int
+    amount_minor: int  # in the currency's minor units (ISO 4217)
     payload_hash: str
     line: int
 
@@ -53,29 +53,25 @@ def read_sent_log(path: str) -> SentLogSummary:
     from ledger.effects import payload_of
     from ledger.model import parse_transaction
 
-    def digest_of(document: dict[str, Any]) -> str:
-        """The hash the ledger stores: of the transaction's meaning, when it is valid."""
-        try:
-            return payload_hash(payload_of(parse_transaction(document)))
-        except InvalidMessage:
-            return payload_hash(document)  # never applied: any stable hash will do
-
     summary = SentLogSummary()
     for number, entry in iter_sent_log(path):
         summary.lines += 1
         try:
-            document = decode_body(entry["body"])
-            digest = digest_of(document)
-            transaction_id = str(document["transaction_id"])
+            # The sent log holds what was sent: transactions the ledger accepts (pipeline
+            # send checks each first). The hash is the one the ledger stores, of the
+            # transaction's meaning.
+            transaction = parse_transaction(decode_body(entry["body"]))
+            digest = payload_hash(payload_of(transaction))
+            transaction_id = transaction.transaction_id
             expected = Expected(
                 transaction_id=transaction_id,
-                account_id=str(document["account_id"]),
-                currency=str(document["currency"]),
-                cents=int(Decimal(str(document["amount"])).scaleb(2)),
+                account_id=transaction.account_id,
+                currency=transaction.currency,
+                amount_minor=transaction.amount_minor,
                 payload_hash=digest,
                 line=number,
             )
-        except (InvalidMessage, KeyError, ArithmeticError, ValueError) as exc:
+        except (InvalidMessage, KeyError, TypeError, ValueError) as exc:
             raise BadInput(f"{path}: line {number} is not a ledger transaction ({exc})") from None
         known = summary.first.get(transaction_id)
         if known is None:
@@ -91,21 +87,19 @@ def expected_balances(summary: SentLogSummary) -> dict[tuple[str, str], tuple[in
     totals: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
     for expected in summary.first.values():
         total = totals[(expected.account_id, expected.currency)]
-        total[0] += expected.cents
+        total[0] += expected.amount_minor
         total[1] += 1
-    return {key: (cents, count) for key, (cents, count) in totals.items()}
+    return {key: (minor, count) for key, (minor, count) in totals.items()}
 
 
-def ledger_balances(dynamodb: Any, table: str) -> dict[tuple[str, str], tuple[int, int]]:
-    from pipeline.resources import scan_items
+def _in_major(minor: int, currency: str) -> str:
+    """``minor`` units of ``currency`` written in its major unit, e.g. ``"5.00 EUR"``."""
+    from ledger.currencies import MINOR_UNITS
 
-    return {
-        (item["account_id"]["S"], item["currency"]["S"]): (
-            int(item["balance_cents"]["N"]),
-            int(item["transaction_count"]["N"]),
-        )
-        for item in scan_items(dynamodb, table)
-    }
+    places = MINOR_UNITS.get(currency, 0)
+    sign, digits = ("-" if minor < 0 else ""), str(abs(minor)).rjust(places + 1, "0")
+    whole, fraction = digits[: len(digits) - places], digits[len(digits) - places :]
+    return f"{sign}{whole}{'.' if places else ''}{fraction} {currency}"
 
 
 def fetch_records(dynamodb: Any, table: str, record_ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -139,8 +133,8 @@ def compare(
     expected = expected_balances(summary)
     keys = set(expected) if only_logged_accounts else set(expected) | set(balances)
     for account, currency in sorted(keys):
-        want_cents, want_count = expected.get((account, currency), (0, 0))
-        got_cents, got_count = balances.get((account, currency), (0, 0))
+        want_minor, want_count = expected.get((account, currency), (0, 0))
+        got_minor, got_count = balances.get((account, currency), (0, 0))
         label = f"balance {account}/{currency}"
         if (account, currency) not in expected:
             mismatches.append(
@@ -152,8 +146,11 @@ def compare(
             mismatches.append(
                 f"{label}: {got_count} transactions applied, {want_count} sent ({what})"
             )
-        if got_cents != want_cents:
-            mismatches.append(f"{label}: {got_cents} cents, expected {want_cents}")
+        if got_minor != want_minor:
+            mismatches.append(
+                f"{label}: {got_minor} minor units ({_in_major(got_minor, currency)}), "
+                f"expected {want_minor} ({_in_major(want_minor, currency)})"
+            )
     for transaction_id, first in sorted(summary.first.items()):
         item = records.get(record_ids[transaction_id])
         where = f"transaction {transaction_id} (sent-log line {first.line})"
@@ -170,6 +167,8 @@ def compare(
 
 
 def run_verify(args: argparse.Namespace) -> int:
+    from pipeline.verdict import ledger_balances
+
     summary = read_sent_log(args.sent_log)
     target = Target.from_args(args)
     ledger_table = target.ledger_table_name("verify")
@@ -178,7 +177,7 @@ def run_verify(args: argparse.Namespace) -> int:
     records = fetch_records(
         dynamodb, target.consumer.idempotency_table_name, sorted(set(record_ids.values()))
     )
-    balances = ledger_balances(dynamodb, ledger_table)
+    balances = ledger_balances(dynamodb, ledger_table)  # (minor units, count) per balance
     mismatches = compare(
         summary,
         balances,

@@ -19,7 +19,7 @@ def ledger_world(aws: LocalAws, mode: str = "atomic") -> Any:
 
 
 def balances(resources: Any) -> dict[str, str]:
-    return {i["account_id"]["S"]: i["balance_cents"]["N"] for i in resources.items("ledger")}
+    return {i["account_id"]["S"]: i["balance_minor"]["N"] for i in resources.items("ledger")}
 
 
 BATCH = [
@@ -52,7 +52,7 @@ def test_a_consumer_that_bypasses_the_layer_is_caught(
                 dynamodb.update_item(
                     TableName=resources.tables["ledger"],
                     Key={"account_id": {"S": body["account_id"]}, "currency": {"S": "EUR"}},
-                    UpdateExpression="ADD balance_cents :c",
+                    UpdateExpression="ADD balance_minor :c",
                     ExpressionAttributeValues={":c": {"N": "100"}},
                 )
             return {"batchItemFailures": []}

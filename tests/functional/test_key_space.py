@@ -47,7 +47,7 @@ STEERING_FIELDS: list[dict[str, Any]] = [
     {"IDEMPOTENCY_KEY_PREFIX": "admin-v1"},
     {"id": "ledger-v1#" + "0" * 64},
     {"Key": {"account_id": {"S": "victim"}, "currency": {"S": "EUR"}}},
-    {"balance_cents": 10**12},
+    {"balance_minor": 10**12},
     {"transaction_count": 0},
     {"status": "COMPLETED", "expiration": 1},
     {"nested": {"TableName": "other-table", "id": "ledger-v1#x"}},

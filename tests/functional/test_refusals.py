@@ -205,7 +205,7 @@ def test_merged_ledger_adds_to_a_broken_balance_refuse_exactly_the_messages_on_i
             Item={
                 "account_id": {"S": "broken"},
                 "currency": {"S": "EUR"},
-                "balance_cents": {"S": "oops"},
+                "balance_minor": {"S": "oops"},
             },
         )
         handler = ledger.handler(ledger_effect)
@@ -224,7 +224,7 @@ def test_merged_ledger_adds_to_a_broken_balance_refuse_exactly_the_messages_on_i
             for letter in letters
         )
         [ok] = [i for i in ledger.items("ledger") if i["account_id"]["S"] == "ok"]
-        assert ok["balance_cents"]["N"] == "200" and ok["transaction_count"]["N"] == "2"
+        assert ok["balance_minor"]["N"] == "200" and ok["transaction_count"]["N"] == "2"
 
 
 def test_a_fair_queue_batch_over_the_transaction_limit_is_split_by_queue_type() -> None:
@@ -359,7 +359,7 @@ class ChargeEffect:
         return parse_transaction(document)
 
     def apply(self, message: LedgerTransaction, idempotency_key: str, attempt: int) -> None:
-        self.provider.charge(idempotency_key, message.account_id, message.amount_cents)
+        self.provider.charge(idempotency_key, message.account_id, message.amount_minor)
 
 
 def test_leased_a_declined_payment_is_dead_lettered_with_its_reason_and_can_be_redriven() -> None:
@@ -424,7 +424,7 @@ def test_leased_the_ledger_refuses_a_balance_update_dynamodb_rejects_as_invalid(
             Item={
                 "account_id": {"S": "broken"},
                 "currency": {"S": "EUR"},
-                "balance_cents": {"N": "0"},
+                "balance_minor": {"N": "0"},
                 "transaction_count": {"S": "oops"},
             },
         )
@@ -454,13 +454,13 @@ def test_a_credit_that_would_take_a_balance_past_64_bits_is_refused() -> None:
         # THEN the first is applied; the others are refused, and the balance stays 64-bit
         assert response == {"batchItemFailures": []}
         [balance] = ledger.items("ledger")
-        assert balance["balance_cents"]["N"] == str(2**63 - 1)
+        assert balance["balance_minor"]["N"] == str(2**63 - 1)
         assert balance["transaction_count"]["N"] == "1"
         refused = {
             letter.document()["transaction_id"]: letter.reason for letter in ledger.dead_letters()
         }
         assert refused == dict.fromkeys(
-            ["t2", "t3"], "the balance would leave the 64-bit range in cents"
+            ["t2", "t3"], "the balance would leave the signed 64-bit range of its minor units"
         )
 
 
@@ -472,7 +472,7 @@ def test_leased_a_credit_past_64_bits_is_refused_too() -> None:
         ledger.deliver(handler, {"transaction_id": "t1", **big}, {"transaction_id": "t2", **big})
         assert sorted(outcomes_of(handler).values()) == ["processed", "refused"]
         [balance] = ledger.items("ledger")
-        assert balance["balance_cents"]["N"] == str(2**63 - 1)
+        assert balance["balance_minor"]["N"] == str(2**63 - 1)
 
 
 def test_a_duplicate_sharing_a_merged_take_does_not_get_an_innocent_order_refused(

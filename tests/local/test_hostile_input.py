@@ -131,7 +131,7 @@ def test_each_hostile_message_is_dead_lettered_once_with_its_reason(run: Run) ->
 
 def test_every_valid_transaction_is_applied_once(run: Run) -> None:
     balances = {
-        (item["account_id"]["S"], item["currency"]["S"]): int(item["balance_cents"]["N"])
+        (item["account_id"]["S"], item["currency"]["S"]): int(item["balance_minor"]["N"])
         for item in run.ledger
     }
     counts = {

@@ -89,7 +89,7 @@ def test_a_transaction_and_an_order_are_each_applied_once(cloud: LocalCloud) -> 
         Key={"account_id": {"S": "acct-1"}, "currency": {"S": "EUR"}},
         ConsistentRead=True,
     )["Item"]
-    assert int(balance["balance_cents"]["N"]) == 1000
+    assert int(balance["balance_minor"]["N"]) == 1000
     stock = dynamodb.get_item(
         TableName=orders["InventoryTableName"], Key={"sku": {"S": "sku-1"}}, ConsistentRead=True
     )["Item"]

@@ -79,7 +79,7 @@ def balance_cents(cloud: LocalCloud, account: str) -> int:
         )
         .get("Item")
     )
-    return int(item["balance_cents"]["N"]) if item else 0
+    return int(item["balance_minor"]["N"]) if item else 0
 
 
 def drained(cloud: LocalCloud) -> None:
@@ -250,7 +250,7 @@ def test_verify_lists_every_mismatch(cli: Cli, tmp_path: Path) -> None:
     mismatches = [line for line in cli.out.splitlines() if line.startswith("MISMATCH")]
     assert mismatches == [
         "MISMATCH balance ver-acct/EUR: 1 transactions applied, 2 sent (missing)",
-        "MISMATCH balance ver-acct/EUR: 500 cents, expected 700",
+        "MISMATCH balance ver-acct/EUR: 500 minor units (5.00 EUR), expected 700 (7.00 EUR)",
         "MISMATCH transaction ver-1 (sent-log line 1): applied with another payload than the "
         "sent log's first",
         "MISMATCH transaction ver-2 (sent-log line 2): no idempotency record (not processed, "

@@ -38,12 +38,12 @@ class PaymentEffect:
 
     def apply(self, message: LedgerTransaction, idempotency_key: str, attempt: int) -> None:
         if self.steps is None:
-            self.provider.charge(idempotency_key, message.amount_cents, attempt)
+            self.provider.charge(idempotency_key, message.amount_minor, attempt)
         else:
             self.steps.around(
                 "provider.charge",
                 self.provider.charge,
                 idempotency_key,
-                message.amount_cents,
+                message.amount_minor,
                 attempt,
             )
