@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """The CDK app: per stage (``cdk synth -c stage=dev|prod``), two pipelines, each a stack:
-the ledger (``ExactlyOnceLedger-<stage>``) and the orders (``ExactlyOnceOrders-<stage>``).
+the ledger (``ExactlyOnceLedger-<stage>``) and the orders (``ExactlyOnceOrders-<stage>``),
+chained: each accepted order sends its charge to the ledger's queue.
 ``cdk deploy``/``cdk destroy`` need ``--all`` (or the stack names); ``make deploy`` passes it.
 
 Every alarm goes to an SNS topic. The prod stage refuses to synth unless someone receives
@@ -30,6 +31,11 @@ from exactly_once_cdk import ExactlyOnceMode
 from infra import LedgerStack, OrdersStack
 
 DEFAULT_REGION = "eu-west-1"
+# The ledger remembers a charge for as long as orders can send it again: the orders'
+# idempotency retention (19 days: a duplicate order re-sends its charge until then) plus
+# the ledger's own redelivery window (19 days: the re-sent charge's queue, DLQ and margin).
+# ``ExactlyOnceConsumer.send_to`` refuses anything shorter.
+LEDGER_RETENTION_DAYS = 38
 SNS_TOPIC_ARN = re.compile(r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_.-]+")
 
 
@@ -162,6 +168,7 @@ def add_ledger_stack(
         app,
         stage.ledger_stack_name,
         mode=stage.mode,
+        idempotency_retention=cdk.Duration.days(LEDGER_RETENTION_DAYS),
         **_stack_props(app, stage, "ledger", account, region, alarms),
     )
     _finish(app, stack, stage)
@@ -175,15 +182,18 @@ def add_orders_stack(
     account: str | None = None,
     region: str = DEFAULT_REGION,
     alarms: AlarmTarget | None = None,
+    ledger: LedgerStack | None = None,
 ) -> OrdersStack:
     """Add the stage's orders stack to ``app`` and cdk-nag's checks (once per app).
 
-    ``account`` and ``alarms`` as for ``add_ledger_stack``.
+    ``account`` and ``alarms`` as for ``add_ledger_stack``. ``ledger``: the stage's ledger
+    stack, which each accepted order's charge is sent to (None: orders are not charged).
     """
     stage = stage_named(stage_name)
     stack = OrdersStack(
         app,
         stage.orders_stack_name,
+        charges_to=ledger.consumer if ledger is not None else None,
         **_stack_props(app, stage, "orders", account, region, alarms),
     )
     _finish(app, stack, stage)
@@ -220,11 +230,13 @@ def add_stacks(
     region: str = DEFAULT_REGION,
     alarms: AlarmTarget | None = None,
 ) -> tuple[LedgerStack, OrdersStack]:
-    """Add every stack of the stage to ``app``: what ``cdk synth`` and ``cdk deploy`` see."""
-    return (
-        add_ledger_stack(app, stage_name, account=account, region=region, alarms=alarms),
-        add_orders_stack(app, stage_name, account=account, region=region, alarms=alarms),
+    """Add every stack of the stage to ``app``: what ``cdk synth`` and ``cdk deploy`` see.
+    The orders stack charges its orders to the ledger (so it depends on the ledger stack)."""
+    ledger = add_ledger_stack(app, stage_name, account=account, region=region, alarms=alarms)
+    orders = add_orders_stack(
+        app, stage_name, account=account, region=region, alarms=alarms, ledger=ledger
     )
+    return ledger, orders
 
 
 def add_nag_checks(app: cdk.App) -> None:

@@ -15,6 +15,7 @@ One message's redelivery window (the longest a copy can still reach the consumer
 from __future__ import annotations
 
 import enum
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -790,6 +791,45 @@ class ExactlyOnceConsumer(Construct):
             )
         for construct, rule, reason in rules:
             Validations.of(construct).acknowledge(Acknowledgment(id=rule, reason=reason))
+
+    def send_to(
+        self,
+        downstream: ExactlyOnceConsumer | sqs.IQueue,
+        *,
+        environment_variable: str | None = None,
+    ) -> sqs.IQueue:
+        """Let this consumer's effect send messages to the next stage's queue, and nothing
+        else of it: ``sqs:SendMessage`` on that queue (SendMessageBatch is authorized as
+        SendMessage). ``environment_variable`` names the variable that gets the queue's URL.
+
+        When the next stage is an ``ExactlyOnceConsumer``, its memory must outlast every
+        repeat this one can send: a duplicate delivered here re-sends its downstream
+        messages for as long as this consumer remembers it (its idempotency retention),
+        and each re-sent message may reach the next stage up to that stage's redelivery
+        window later. A shorter retention there is refused (``GuaranteeViolation``).
+        Returns the queue.
+        """
+        if isinstance(downstream, ExactlyOnceConsumer):
+            needed = self.timings.idempotency_retention + downstream.timings.redelivery_window
+            if downstream.timings.idempotency_retention < needed:
+                raise GuaranteeViolation(
+                    f"{downstream.node.path}: idempotency_retention is "
+                    f"{_human(downstream.timings.idempotency_retention)}, shorter than what "
+                    f"{self.node.path} can re-send into it: its idempotency_retention "
+                    f"({_human(self.timings.idempotency_retention)}) + the next stage's "
+                    f"redelivery window ({_human(downstream.timings.redelivery_window)}) = "
+                    f"{_human(needed)}: raise the next stage's idempotency_retention to at "
+                    f"least {_number(needed)} s (Duration.days({math.ceil(needed / 86400)})), "
+                    "or shorten this stage's (a late duplicate here would re-send a message "
+                    "the next stage has forgotten, and it would be applied twice)"
+                )
+            queue: sqs.IQueue = downstream.queue
+        else:
+            queue = downstream
+        queue.grant(self.role, "sqs:SendMessage")
+        if environment_variable is not None:
+            self.function.add_environment(environment_variable, queue.queue_url)
+        return queue
 
     def outcome_metric(self, outcome: str, *, period: Duration | None = None) -> cloudwatch.Metric:
         """The count the function emits for ``outcome`` (one of ``OUTCOME_METRICS``)."""

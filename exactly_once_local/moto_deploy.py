@@ -229,6 +229,9 @@ def upload_assets(stack: TemplateStack, clients: LocalClients, account: str) -> 
 
 def prepare_moto_for(stack: TemplateStack, clients: LocalClients) -> None:
     """Bootstrap, assets, layer stand-ins and SSM parameters: what create_stack needs."""
+    from . import moto_stack_outputs
+
+    moto_stack_outputs.install()  # the server may be in this process only through mock_aws
     account = str(clients.client("sts").get_caller_identity()["Account"])
     upload_assets(stack, clients, account)
     publish_layer_stand_ins(clients.client("lambda"), layer_arns(stack, clients.region))

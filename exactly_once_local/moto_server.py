@@ -95,6 +95,10 @@ def moto_server(
     """
     from moto.server import ThreadedMotoServer  # about 0.3 s: only when a server is wanted
 
+    from . import moto_stack_outputs
+
+    moto_stack_outputs.install()  # CDK's cross-stack references, for any client's deploy
+
     # One access-log line per request drowns everything else; errors still show.
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)

@@ -56,6 +56,7 @@ class LedgerStack(Stack):
         alarm_email: str | None = None,
         function_timeout: Duration | None = None,
         code_directory: Path = FUNCTIONS_DIR,
+        idempotency_retention: Duration | None = None,
         **stack_props: Any,
     ) -> None:
         """:param retain_data: keep tables and queues on stack deletion (RETAIN, and
@@ -98,6 +99,7 @@ class LedgerStack(Stack):
             mode=mode,
             fifo=fifo,
             function_timeout=function_timeout,
+            idempotency_retention=idempotency_retention,
             max_concurrency=max_concurrency,
             powertools_version=powertools_version,
             powertools_layer_arn=powertools_layer_arn,

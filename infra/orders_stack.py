@@ -29,6 +29,8 @@ from .common import (
 )
 
 ORDERS_HANDLER = "orders.handler.lambda_handler"
+# ``orders.effect.CHARGES_QUEUE_ENV`` (infra does not import the functions' code).
+CHARGES_QUEUE_ENV = "CHARGES_QUEUE_URL"
 
 
 class OrdersStack(Stack):
@@ -62,10 +64,14 @@ class OrdersStack(Stack):
         alarm_email: str | None = None,
         function_timeout: Duration | None = None,
         code_directory: Path = FUNCTIONS_DIR,
+        charges_to: ExactlyOnceConsumer | None = None,
         **stack_props: Any,
     ) -> None:
         """:param retain_data: keep tables and queues on stack deletion (RETAIN, and
         deletion protection on the tables). True for production.
+        :param charges_to: the ledger's consumer: each accepted order sends its charge to
+            that consumer's queue (the only queue of it the orders function may use), and
+            every order then needs a customer and a price. None: orders are not charged.
         :param key_prefix: the idempotency key prefix; never derived from code names.
         :param alarm_topic_arn: an existing SNS topic for the alarms; default the
             consumer's own topic.
@@ -127,6 +133,10 @@ class OrdersStack(Stack):
         # of the order row (PutItem). Nothing reads either table.
         self.inventory_table.grant(self.consumer.role, "dynamodb:UpdateItem")
         self.orders_table.grant(self.consumer.role, "dynamodb:PutItem")
+        # The charges: SendMessage on the ledger's queue, nothing else of the ledger's (the
+        # construct refuses a ledger that forgets sooner than orders can re-send).
+        if charges_to is not None:
+            self.consumer.send_to(charges_to, environment_variable=CHARGES_QUEUE_ENV)
         if alarm_email is not None:
             subscribe_alarm_email(self.consumer, alarm_email)
 

@@ -19,33 +19,29 @@ from exactly_once_local.moto_resources import (
     outcomes_of,
 )
 from ledger.bootstrap import ledger_effect
-from orders.effect import INVENTORY_TABLE_ENV, ORDERS_TABLE_ENV, OrdersEffect
+from orders.effect import CHARGES_QUEUE_ENV, INVENTORY_TABLE_ENV, ORDERS_TABLE_ENV, OrdersEffect
 from orders.model import Order
+from pipeline.verdict import ledger_balances
 
 pytestmark = pytest.mark.usefixtures("aws")
 UNIT_PRICE_CENTS = 250
 
 
 class ChargingOrders(OrdersEffect):
-    """Orders that charge the customer in the ledger: one transaction per accepted order,
-    its id derived from the order's (``order:{order_id}``), never generated."""
+    """The orders consumer as the orders stack wires it: its charges go to the ledger."""
 
     def __init__(self, setup: Setup) -> None:
+        effect = OrdersEffect.from_setup(setup)
         super().__init__(
-            inventory_table=setup.env(INVENTORY_TABLE_ENV),
-            orders_table=setup.env(ORDERS_TABLE_ENV),
+            inventory_table=effect.inventory_table,
+            orders_table=effect.orders_table,
+            charges_queue_url=effect.charges_queue_url,
         )
-        self.ledger_queue_url = setup.env("LEDGER_QUEUE_URL")
 
-    def downstream(self, order: Order) -> list[Downstream]:
-        cents = order.quantity * UNIT_PRICE_CENTS
-        charge = {
-            "transaction_id": f"order:{order.order_id}",
-            "account_id": "customer-1",
-            "amount": f"{cents // 100}.{cents % 100:02d}",
-            "currency": "EUR",
-        }
-        return [Downstream(self.ledger_queue_url, charge)]
+    @property
+    def ledger_queue_url(self) -> str:
+        assert self.charges_queue_url is not None
+        return self.charges_queue_url
 
 
 class RandomIds(ChargingOrders):
@@ -63,7 +59,7 @@ def two_stages() -> tuple[ConsumerResources, ConsumerResources]:
     orders = create_consumer_resources(dynamodb, sqs, key_prefix="orders-v1", key_path="order_id")
     orders.table("inventory", "sku", env=INVENTORY_TABLE_ENV)
     orders.table("orders", "order_id", env=ORDERS_TABLE_ENV)
-    orders.environment["LEDGER_QUEUE_URL"] = ledger.queue_url
+    orders.environment[CHARGES_QUEUE_ENV] = ledger.queue_url
     dynamodb.put_item(
         TableName=orders.tables["inventory"], Item={"sku": {"S": "s"}, "stock": {"N": "5"}}
     )
@@ -87,7 +83,13 @@ def sent_to(resources: ConsumerResources) -> list[str]:
 
 
 def order(order_id: str, quantity: int = 1) -> dict[str, Any]:
-    return {"order_id": order_id, "sku": "s", "quantity": quantity}
+    return {
+        "order_id": order_id,
+        "sku": "s",
+        "quantity": quantity,
+        "customer_id": "customer-1",
+        "unit_price_cents": UNIT_PRICE_CENTS,
+    }
 
 
 def test_an_accepted_order_sends_its_charge_and_sends_it_again_when_redelivered() -> None:
@@ -100,7 +102,7 @@ def test_an_accepted_order_sends_its_charge_and_sends_it_again_when_redelivered(
         charges = [json.loads(body) for body in sent_to(ledger)]
         # THEN the same charge twice: the ledger absorbs the repeat by its transaction id
         assert charges == [charges[0], charges[0]]
-        assert charges[0]["transaction_id"] == "order:o-1" and charges[0]["amount"] == "5.00"
+        assert charges[0]["transaction_id"] == "order:o-1" and charges[0]["amount"] == "-5.00"
 
 
 def test_a_refused_or_invalid_order_sends_nothing() -> None:
@@ -115,7 +117,7 @@ def test_a_refused_or_invalid_order_sends_nothing() -> None:
 def test_a_failed_send_fails_the_order_and_its_redelivery_sends_it() -> None:
     with mock_aws():
         orders, ledger = two_stages()
-        handler = orders.handler(ChargingOrders, LEDGER_QUEUE_URL=ledger.queue_url + "-gone")
+        handler = orders.handler(ChargingOrders, CHARGES_QUEUE_URL=ledger.queue_url + "-gone")
         response = orders.deliver(handler, order("o-1"))
         # THEN the order's effect is committed but it is not acknowledged
         [failed] = response["batchItemFailures"]
@@ -151,9 +153,9 @@ def test_two_stages_charge_every_accepted_order_exactly_once_through_redeliverie
         ledger.deliver(ledger_handler, *charges)
         ledger.deliver(ledger_handler, *charges)
         # THEN each accepted order is charged once, the refused one never
-        [balance] = ledger.items("ledger")
-        assert balance["transaction_count"]["N"] == "3"
-        assert balance["balance_cents"]["N"] == str((1 + 2 + 1) * UNIT_PRICE_CENTS)
+        assert ledger_balances(ledger.dynamodb, ledger.tables["ledger"]) == {
+            ("customer-1", "EUR"): (-(1 + 2 + 1) * UNIT_PRICE_CENTS, 3)
+        }
         refused = {letter.document()["order_id"] for letter in orders.dead_letters()}
         assert refused == {"o-3"}
 

@@ -19,6 +19,7 @@ from app import STAGES, add_ledger_stack, add_orders_stack, add_stacks
 from infra import CONSUMER_OUTPUTS, LedgerStack, OrdersStack, OutputName
 from pipeline.stack import ROOT, SynthesizedStack
 from tests.support.policies import (
+    OTHER_STACK,
     POLLER,
     SQS_ACTIONS,
     TRANSACT_ITEM_ACTIONS,
@@ -353,6 +354,9 @@ def test_the_role_grants_exactly_what_the_orders_consumer_and_its_poller_call(
         resources.dynamodb.put_item(
             TableName=inventory, Item={"sku": {"S": sku}, "stock": {"N": "10"}}
         )
+    # and the ledger's queue, where the charges go
+    charges = resources.sqs.create_queue(QueueName="ledger-charges")["QueueUrl"]
+    resources.environment["CHARGES_QUEUE_URL"] = charges
     recorder = CallRecorder(
         {
             resources.idempotency_table: "idempotency",
@@ -360,6 +364,7 @@ def test_the_role_grants_exactly_what_the_orders_consumer_and_its_poller_call(
             orders: "orders",
             resources.dead_letter_queue_url: "dead letter",
             resources.queue_url: "source",
+            charges: "ledger queue",
         }
     )
     recorder.watch(resources.dynamodb)
@@ -371,7 +376,8 @@ def test_the_role_grants_exactly_what_the_orders_consumer_and_its_poller_call(
         return sorted(d.outcome.value for d in handler.last_decisions.values())
 
     def order(order_id: str, quantity: int = 1, sku: str = "sku-a") -> dict[str, Any]:
-        return {"order_id": order_id, "sku": sku, "quantity": quantity}
+        priced = {"customer_id": "c-1", "unit_price_cents": 100}
+        return {"order_id": order_id, "sku": sku, "quantity": quantity, **priced}
 
     # WHEN every path of the consumer runs: new, invalid, duplicate, conflict, a mixed
     # batch, a cancellation without the old item, short stock alone and in a batch, and an
@@ -393,9 +399,16 @@ def test_the_role_grants_exactly_what_the_orders_consumer_and_its_poller_call(
     # THEN the stack grants each call it made, on the resource it made it on, and no more
     granted = granted_actions(orders_dev_stack.template)
     dynamodb_and_sqs = granted["AWS::DynamoDB::Table"] | granted["AWS::SQS::Queue"]
+    # (of the ledger's stack, SendMessage on its source queue alone: the charges)
+    [(action, target)] = granted[OTHER_STACK]
+    assert action == "sqs:SendMessage"
+    assert target.startswith(f"{OTHER_STACK}ExactlyOnceLedger-dev/")
+    assert "ConsumerQueue" in target and "Arn" in target and "DeadLetter" not in target
+    dynamodb_and_sqs.add(("sqs:SendMessage", "ledger queue"))
     missing = (recorder.calls | POLLER) - dynamodb_and_sqs
     assert not missing, f"calls AWS would refuse: {sorted(missing)}"
     # (atomic, as deployed: the construct grants the lease writes to leased mode only)
     assert '"EXACTLY_ONCE_MODE": "atomic"' in json.dumps(orders_dev_stack.template)
     unused = dynamodb_and_sqs - recorder.calls - POLLER
     assert not unused, f"granted but never called: {sorted(unused)}"
+

@@ -65,8 +65,16 @@ def references(value: Any) -> Iterator[str]:
             if isinstance(part, str) and "*" in part:
                 raise AssertionError(f"wildcard in a joined resource: {value}")
         yield from references
+    elif isinstance(value, dict) and set(value) == {"Fn::GetStackOutput"}:
+        # CDK's weak cross-stack reference (a resource of another stack of the app).
+        output = value["Fn::GetStackOutput"]
+        yield f"{OTHER_STACK}{output['StackName']}/{output['OutputName']}"
     else:
         raise AssertionError(f"resource is not a reference to the stack's own: {value!r}")
+
+
+# How ``references`` names a resource of another stack: ``other-stack:STACK/OUTPUT``.
+OTHER_STACK = "other-stack:"
 
 
 # The app's tables, told apart by their keys.
@@ -101,7 +109,8 @@ def is_xray_statement(statement: dict[str, Any]) -> bool:
 
 def granted_actions(template: dict[str, Any]) -> dict[str, set[tuple[str, str]]]:
     """(action, what the resource is to the consumer) granted by IAM policies, by resource type
-    (the X-Ray statement apart: it names no resource)."""
+    (the X-Ray statement apart: it names no resource); another stack's resources under
+    ``OTHER_STACK``, as (action, ``other-stack:STACK/OUTPUT``)."""
     granted: dict[str, set[tuple[str, str]]] = {}
     for _, kind, document in policy_documents(template):
         if not kind.startswith("AWS::IAM::"):
@@ -112,6 +121,11 @@ def granted_actions(template: dict[str, Any]) -> dict[str, set[tuple[str, str]]]
             assert statement["Effect"] == "Allow"
             for resource in as_list(statement["Resource"]):
                 for target in set(references(resource)) - PSEUDO_PARAMETERS:
+                    if target.startswith(OTHER_STACK):
+                        granted.setdefault(OTHER_STACK, set()).update(
+                            (action, target) for action in as_list(statement["Action"])
+                        )
+                        continue
                     resource_type = template["Resources"][target]["Type"]
                     granted.setdefault(resource_type, set()).update(
                         (action, role_of(target, template))
