@@ -21,7 +21,7 @@ export CDK_DISABLE_VERSION_CHECK := true
 export CDK_HOME := $(CURDIR)/.cdk-home
 export JSII_RUNTIME_PACKAGE_CACHE_ROOT := $(CURDIR)/.jsii-cache
 
-.PHONY: demo test test-fast lint typecheck bench campaign campaign-long local-up synth lint-cfn deploy-local deploy destroy clean
+.PHONY: demo test test-fast chromium lint typecheck bench campaign campaign-long local-up synth lint-cfn deploy-local deploy destroy clean
 
 # The project installs without its dependencies: requirements-dev.txt pins them (the extras'
 # too) and setuptools, so the editable build needs no download.
@@ -37,8 +37,22 @@ $(STAMP): requirements.txt functions/requirements.txt requirements-dev.txt const
 demo: $(STAMP)
 	$(BIN)/python -m pipeline demo
 
-test: $(STAMP) node_modules lint typecheck
+test: $(STAMP) node_modules chromium lint typecheck
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+
+# Headless Chromium for the browser test of the HTML report (tests/browser): Debian's
+# package, installed when absent and apt-get is usable (root); otherwise that test skips
+# and says why. It never fails the build: the test is what reports a missing browser.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		echo "installing chromium (Debian's package) for the browser test..."; \
+		{ apt-get update -qq && \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+		echo "chromium could not be installed: the browser test will skip"; \
+	else \
+		echo "chromium absent and apt-get not usable (needs root): the browser test will skip"; \
+	fi
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)

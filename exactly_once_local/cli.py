@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from exactly_once_local.function_logs import DEFAULT_LOG_DIR, LOG_DIR_ENV
 from exactly_once_local.moto_server import DEFAULT_PORT, DEFAULT_REGION, MOTO_ACCOUNT
 
 UP_EXAMPLE = """\
@@ -37,7 +38,9 @@ UP_DESCRIPTION = (
     "the mapping's batch size, batching window and maximum concurrency, and runs each "
     "Python function's handler from its own code in this process against the local "
     "endpoint. Prints the endpoint, each stack's outputs and queue URLs, one line per "
-    "batch, and stays up until Ctrl-C."
+    "batch (function, size, outcomes, duration), and stays up until Ctrl-C. What the "
+    "functions write (their JSON log lines and EMF metrics) goes to a log file per "
+    "function in --log-dir, as Lambda sends it to CloudWatch Logs."
 )
 
 
@@ -66,6 +69,13 @@ def add_up_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="context for the app, as cdk's --context (repeatable)",
     )
+    parser.add_argument(
+        "--log-dir",
+        type=Path,
+        default=None,
+        help=f"where each function's log file goes (default ${LOG_DIR_ENV} or "
+        f"{DEFAULT_LOG_DIR} under the current folder)",
+    )
 
 
 def context_pairs(pairs: Sequence[str]) -> dict[str, str]:
@@ -86,8 +96,13 @@ def run_up(
     region: str = DEFAULT_REGION,
     stacks: Sequence[str] | None = None,
     context: dict[str, Any] | None = None,
+    log_dir: Path | None = None,
+    logs_command: str = "python -m pipeline logs FUNCTION",
 ) -> int:
     """Synthesize, deploy, poll until Ctrl-C or SIGTERM; 0, or 1 after one error line.
+
+    The console shows one line per batch; the functions' output goes to their log files
+    in ``log_dir`` (``logs_command`` is how the user is told to read them).
 
     Ctrl-C (SIGINT) or SIGTERM stops it cleanly at any point: the pollers finish their
     current batch, then the server stops. Bad input (an app that fails to synth, no SQS
@@ -128,12 +143,20 @@ def run_up(
                 return _stopped()
             print(f"starting moto on localhost:{port} and deploying...", flush=True)
             cloud = start_local_cloud(
-                assembly, port, stacks=stacks, region=region, on_batch=_log, warn=_warn
+                assembly,
+                port,
+                stacks=stacks,
+                region=region,
+                on_batch=_log,
+                warn=_warn,
+                log_dir=log_dir,
             )
             try:
                 print(cloud.describe(), flush=True)
+                print(f"function logs (their JSON lines and metrics): {logs_command}")
                 print(
-                    "send messages with the AWS CLI or boto3 against the endpoint; Ctrl-C to stop."
+                    "send messages with the AWS CLI or boto3 against the endpoint; Ctrl-C to stop.",
+                    flush=True,
                 )
                 stop.wait()
                 print("\nstopping: pollers finish their current batch...", flush=True)
@@ -201,4 +224,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         region=args.region,
         stacks=args.stacks,
         context=context_pairs(args.context),
+        log_dir=args.log_dir,
+        logs_command="the files above (tail -f FILE)",
     )

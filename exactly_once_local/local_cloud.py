@@ -18,6 +18,10 @@ Each poller worker is a warm container of its own: it imports the handler module
 (its own boto3 clients, its own handler object). When the entry point is made by
 ``exactly_once.make_handler``, batch log lines count outcomes from its
 ``last_decisions``; otherwise they count records as "unknown".
+
+The console gets one line per batch (``on_batch``); what the functions write (their JSON
+log lines, their EMF metrics) goes to each function's log file in ``log_dir``
+(``exactly_once_local.function_logs``), as Lambda sends it to CloudWatch Logs.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from typing import Any
 
 from exactly_once_local.assembly import CloudAssembly, StackArtifact
 from exactly_once_local.function_environ import install as install_function_environ
+from exactly_once_local.function_logs import FunctionLog, function_log
 from exactly_once_local.moto_deploy import (
     LocalClients,
     deploy_stack,
@@ -103,6 +108,7 @@ class Consumer:
     function: FunctionSettings
     mapping: MappingSettings
     poller: Poller
+    log: FunctionLog | None = None
 
 
 @dataclass(frozen=True)
@@ -260,9 +266,11 @@ class LocalCloud:
 def _describe_consumer(consumer: Consumer) -> list[str]:
     function, mapping, poller = consumer.function, consumer.mapping, consumer.poller
     code = f", code {function.code_dir.name}" if function.code_dir else ""
+    log = [f"    log {consumer.log.path}"] if consumer.log is not None else []
     return [
         f"  function {function.name}: handler {function.handler} ({function.runtime}, "
         f"timeout {function.timeout_seconds} s{code})",
+        *log,
         f"    polling {poller.queue_url}: batch size {mapping.batch_size}, "
         f"concurrency {poller.concurrency}, batching window "
         f"{mapping.batching_window_seconds} s, "
@@ -315,8 +323,13 @@ def start_local_cloud(
     on_batch: Callable[[str], None] = lambda line: None,
     warn: Callable[[str], None] = lambda line: None,
     poll: bool = True,
+    log_dir: Path | None = None,
 ) -> LocalCloud:
     """Start the server, deploy the stacks, start the pollers; ``stop()`` undoes it all.
+
+    ``on_batch`` gets one line per invocation, prefixed with the function's name; the
+    functions' own output goes to their log files in ``log_dir`` (default
+    ``function_logs.log_dir()``: ``$EXACTLY_ONCE_LOCAL_LOG_DIR`` or ``.local-cloud/logs``).
 
     ``stacks``: the names of the stacks to run (default: every stack of the assembly; a
     stack without an SQS event source mapping is skipped with a ``warn`` line). With
@@ -342,7 +355,9 @@ def start_local_cloud(
         for stack in deploy:
             outputs = _endpoint_urls(deploy_stack(stack, clients), endpoint)
             deployed[stack.stack_name] = DeployedStack(stack.stack_name, outputs)
-            consumers += _consumers_of(stack, plans.get(stack.stack_name, []), clients, on_batch)
+            consumers += _consumers_of(
+                stack, plans.get(stack.stack_name, []), clients, on_batch, log_dir
+            )
         _check_handlers_import(consumers)
     except BaseException:
         resources.close()
@@ -378,6 +393,7 @@ def _consumers_of(
     plans: list[ConsumerPlan],
     clients: LocalClients,
     on_batch: Callable[[str], None],
+    log_dir: Path | None = None,
 ) -> list[Consumer]:
     """The deployed stack's functions and SQS mappings, as moto's Lambda API reads them."""
     names = function_names(stack, clients, stack.stack_name)
@@ -389,11 +405,12 @@ def _consumers_of(
         function = FunctionSettings.from_api(
             lambda_client.get_function_configuration(FunctionName=names[function_id]), code_dir
         )
+        log = function_log(function.name, log_dir)
         for found in event_source_mappings(clients, function.name):
             mapping = MappingSettings.from_api(found)
             if mapping.is_sqs:
-                poller = _poller_for(mapping, function, sqs, on_batch, index=len(consumers))
-                consumers.append(Consumer(stack.stack_name, function, mapping, poller))
+                poller = _poller_for(mapping, function, sqs, on_batch, log)
+                consumers.append(Consumer(stack.stack_name, function, mapping, poller, log))
     return consumers
 
 
@@ -403,7 +420,9 @@ def _check_handlers_import(consumers: list[Consumer]) -> None:
     for consumer in consumers:
         if consumer.function.name not in checked:
             checked.add(consumer.function.name)
-            LocalContainer(consumer.function, consumer.mapping.report_batch_item_failures)
+            LocalContainer(
+                consumer.function, consumer.mapping.report_batch_item_failures, consumer.log
+            )
 
 
 def _endpoint_urls(outputs: dict[str, str], endpoint: LocalEndpoint) -> dict[str, str]:
@@ -425,17 +444,16 @@ def _poller_for(
     function: FunctionSettings,
     sqs: Any,
     on_batch: Callable[[str], None],
-    *,
-    index: int,
+    function_log: FunctionLog,
 ) -> Poller:
     queue_name = mapping.queue_arn.rsplit(":", 1)[-1]
     queue_url = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
 
     def factory(worker: int) -> LocalContainer:
-        return LocalContainer(function, mapping.report_batch_item_failures)
+        return LocalContainer(function, mapping.report_batch_item_failures, function_log)
 
     def log(line: str) -> None:
-        on_batch(f"[{queue_name} #{index}] {line}")
+        on_batch(f"{function.name}: {line}")
 
     return Poller(
         sqs=sqs,
@@ -447,6 +465,7 @@ def _poller_for(
         concurrency=mapping.maximum_concurrency or DEFAULT_CONCURRENCY,
         timeout_seconds=float(function.timeout_seconds),
         on_batch=log,
+        function_name=function.name,
     )
 
 

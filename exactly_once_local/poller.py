@@ -11,6 +11,10 @@ Two hooks let a test harness add faults around the invocation without touching i
 ``crashed(exc)`` says whether an exception means the invocation's process died (nothing
 deleted, counted as "crashed"), and ``response_lost(rng)`` whether the response to a
 finished invocation never reached the poller (nothing deleted).
+
+Each invocation is one ``on_batch`` line (its size, outcomes and duration), and each
+batch's outcomes go to ``PollStats`` and, timestamped, to its optional ``observer`` (a
+timeline recorder).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,6 +42,8 @@ MAX_MESSAGE_BYTES = 1024 * 1024
 # outcome from it; a plain Lambda function without it counts its records as "unknown".
 BatchHandler = ExactlyOnceBatchHandler | Callable[[dict[str, Any], Any], dict[str, Any]]
 HandlerFactory = Callable[[int], BatchHandler]
+# Told each batch's outcomes with the wall-clock time (``time.time()``) they were counted.
+OutcomeObserver = Callable[[float, Counter[str]], None]
 
 
 @dataclass
@@ -46,6 +53,7 @@ class PollStats:
     redelivered: int = 0
     deleted: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)
+    observer: OutcomeObserver | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add_batch(self, records: list[dict[str, Any]], outcomes: Counter[str]) -> None:
@@ -56,6 +64,8 @@ class PollStats:
                 1 for r in records if int(r["attributes"]["ApproximateReceiveCount"]) > 1
             )
             self.outcomes.update(outcomes)
+        if self.observer is not None:
+            self.observer(time.time(), outcomes)
 
     def add_deleted(self, count: int) -> None:
         with self._lock:
@@ -78,7 +88,9 @@ class Poller:
     seed: int = 7
     stats: PollStats = field(default_factory=PollStats)
     _rngs: dict[int, random.Random] = field(default_factory=dict, repr=False)
+    # One line per invocation: "batch of N: outcomes; R to retry (D ms)".
     on_batch: Callable[[str], None] = lambda line: None
+    function_name: str = "exactly-once-consumer"
 
     def drain(self, deadline_seconds: float = 300.0) -> None:
         """Poll until the queue has nothing visible or in flight (or the deadline passes)."""
@@ -187,37 +199,51 @@ class Poller:
         """One invocation, as the event source mapping runs it: call the handler, count
         the outcomes, then delete what succeeded."""
         records = [from_received(m, self.queue_arn) for m in messages]
-        response = self._call_handler(handler, records)
+        started = time.perf_counter()
+        response = self._call_handler(handler, records, started)
         if response is None:
             return  # crashed or failed: the whole batch comes back after the timeout
+        took = _took(started)
         outcomes = self._outcomes(handler, records)
         self.stats.add_batch(records, outcomes)
         if self.response_lost(rng):
-            self.on_batch(f"batch of {len(records)}: response lost, nothing deleted")
+            self.on_batch(f"batch of {len(records)}: response lost, nothing deleted {took}")
             return
         failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
         not_deleted = self._delete_successes([m for m in messages if m["MessageId"] not in failed])
         summary = ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items()))
         undeleted = f"; {not_deleted} not deleted" if not_deleted else ""
-        self.on_batch(f"batch of {len(records)}: {summary}; {len(failed)} to retry{undeleted}")
+        self.on_batch(
+            f"batch of {len(records)}: {summary}; {len(failed)} to retry{undeleted} {took}"
+        )
 
     def _call_handler(
-        self, handler: BatchHandler, records: list[dict[str, Any]]
+        self, handler: BatchHandler, records: list[dict[str, Any]], started: float
     ) -> dict[str, Any] | None:
         """The handler's response, or None when the invocation crashed or raised."""
-        context = LocalLambdaContext(SystemClock(), timeout_seconds=self.timeout_seconds)
+        context = LocalLambdaContext(
+            SystemClock(),
+            timeout_seconds=self.timeout_seconds,
+            function_name=self.function_name,
+            aws_request_id=str(uuid.uuid4()),
+        )
         try:
             return handler(sqs_event(*records), context) or {}
         except BaseException as exc:
+            took = _took(started)
             if self.crashed(exc):
                 self.stats.add_batch(records, Counter({"crashed": len(records)}))
-                self.on_batch(f"batch of {len(records)}: invocation crashed, nothing deleted")
+                self.on_batch(
+                    f"batch of {len(records)}: invocation crashed, nothing deleted {took}"
+                )
                 return None
             if not isinstance(exc, Exception):
                 raise
             # A function error: Lambda retries the whole batch.
             self.stats.add_batch(records, Counter({"function_error": len(records)}))
-            self.on_batch(f"batch of {len(records)}: function error {exc!r}, nothing deleted")
+            self.on_batch(
+                f"batch of {len(records)}: function error {exc!r}, nothing deleted {took}"
+            )
             return None
 
     @staticmethod
@@ -244,3 +270,7 @@ class Poller:
             not_deleted += len(response.get("Failed", []))
         self.stats.add_deleted(len(done) - not_deleted)
         return not_deleted
+
+
+def _took(started: float) -> str:
+    return f"({(time.perf_counter() - started) * 1000:.0f} ms)"

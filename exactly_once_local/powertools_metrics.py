@@ -1,12 +1,22 @@
 """What the local runtimes do with a handler's Powertools Metrics after each invocation.
 
-In Lambda, ``@metrics.log_metrics`` flushes the metric set after every invocation and
-the flush clears it. With ``POWERTOOLS_METRICS_DISABLED`` (the demo and the campaigns set
-it) Powertools' flush skips the clear, the values pile up, and ``add_metric`` prints the
-whole set to stdout once a metric holds 100 values, flag or not
-(aws_lambda_powertools/metrics/provider/cloudwatch_emf/cloudwatch.py, 3.37.0). Dropping
-the values after each invocation keeps EMF out of the terminal; with metrics on, the
-flush has already emptied the set.
+In Lambda, ``@metrics.log_metrics`` flushes the metric set after every invocation (one
+EMF line on stdout, which Lambda sends to CloudWatch Logs) and the flush clears it.
+
+The local cloud's containers (``runtime.LocalContainer``) write a function's output to
+its own log file, never to the console, so they always flush: they run the function with
+``LOCAL_METRICS_ENVIRONMENT``, and each invocation's EMF line lands in the function's log,
+where ``python -m pipeline status`` sums the outcome counts. ``POWERTOOLS_METRICS_DISABLED``
+(which the demo and the campaigns set to keep EMF off the terminal) means there only that
+the metrics reach no terminal.
+
+Elsewhere (a handler run in this process without a container: the in-process demo) a
+disabled flag stays what Powertools makes of it: its flush skips the clear, the values
+pile up, and ``add_metric`` prints the whole set to stdout once a metric holds 100
+values, flag or not (aws_lambda_powertools/metrics/provider/cloudwatch_emf/cloudwatch.py,
+3.37.0). ``drop_when_disabled`` and ``flush_like_lambda`` drop the values after each
+invocation to keep EMF out of the terminal; with metrics on, the flush has already
+emptied the set.
 """
 
 from __future__ import annotations
@@ -21,6 +31,9 @@ from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 # An invocation that crashed before its first metric flushes an empty set, and Powertools
 # warns about that; an injected crash is not a finding.
 warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
+
+# A local container's function runs with these on top of its own environment.
+LOCAL_METRICS_ENVIRONMENT = {"POWERTOOLS_METRICS_DISABLED": "false"}
 
 
 def drop_when_disabled(candidates: Iterable[Any]) -> None:

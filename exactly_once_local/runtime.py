@@ -3,7 +3,9 @@
 What the poller takes from a deployed function and its event source mapping (read back
 from moto's Lambda API), and ``LocalContainer``: one warm container, the handler module
 executed afresh from the function's code directory (its asset in the cloud assembly),
-invoked with the function's environment variables (``function_environ``).
+invoked with the function's environment variables (``function_environ``). What the
+function writes (its log lines, its metrics) goes to its own log file
+(``function_logs``), as Lambda sends it to CloudWatch Logs, not to the console.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from types import ModuleType
 from typing import Any
 
 from exactly_once_local.function_environ import function_environment
-from exactly_once_local.powertools_metrics import drop_when_disabled
+from exactly_once_local.function_logs import FunctionLog, function_log
+from exactly_once_local.powertools_metrics import LOCAL_METRICS_ENVIRONMENT, drop_when_disabled
 
 _IMPORT_LOCK = threading.RLock()
 
@@ -103,12 +106,21 @@ class FunctionSettings:
 
 class LocalContainer:
     """One warm Lambda container: the handler module imported afresh, its entry point,
-    run with the function's environment variables."""
+    run with the function's environment variables, its output in ``log`` (by default the
+    function's log in ``function_logs.log_dir()``)."""
 
-    def __init__(self, function: FunctionSettings, report_batch_item_failures: bool) -> None:
+    def __init__(
+        self,
+        function: FunctionSettings,
+        report_batch_item_failures: bool,
+        log: FunctionLog | None = None,
+    ) -> None:
         self.function = function
         self.report_batch_item_failures = report_batch_item_failures
-        with function_environment(function.environment):
+        self.log = log if log is not None else function_log(function.name)
+        # Metrics flush after each invocation, into the log (see powertools_metrics).
+        self._environment = {**function.environment, **LOCAL_METRICS_ENVIRONMENT}
+        with function_environment(function.environment), self.log.capture():
             self.module = import_handler_module(function)
             entry = getattr(self.module, function.entry_point, None)
         if not callable(entry):
@@ -136,7 +148,8 @@ class LocalContainer:
             return self.entry.sqs  # type: ignore[attr-defined]
 
     def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
-        with function_environment(self.function.environment):
+        request_id = str(getattr(context, "aws_request_id", "") or "local")
+        with function_environment(self._environment), self.log.invocation(request_id):
             try:
                 response = self.entry(event, context) or {}
             finally:

@@ -33,8 +33,11 @@ from typing import Any, TextIO
 from exactly_once_local import moto_patches
 from pipeline.demo import Progress, faulty_local_poller, send_wave, workload_for
 from pipeline.faults import OBSERVED, FaultCounts, FaultRates
+from pipeline.ledger_report import campaign_page, mode_facts, stage_for
+from pipeline.report_html import Stage, html_path_beside, write_html
 from pipeline.resources import scan_items
-from pipeline.verdict import Verdict, judge
+from pipeline.timeline import Recorder
+from pipeline.verdict import Verdict, judge, ledger_balances
 from pipeline.workload import Workload
 
 MODES = ("atomic", "leased")
@@ -96,6 +99,8 @@ class ModeResult:
     takeovers: int
     verdict: Verdict
     wall_seconds: float
+    # The recorded timeline, balances and faults, for the HTML report (not in the JSON).
+    stage: Stage | None = field(default=None, repr=False)
 
     @property
     def repeat_ceiling(self) -> int:
@@ -151,6 +156,7 @@ class CampaignReport:
     def to_json(self) -> str:
         body = asdict(self)
         for mode, result in zip(body["modes"], self.modes, strict=True):
+            mode.pop("stage", None)
             mode["passed"] = result.passed
             mode["verdict"]["passed"] = result.verdict.passed
         body["retention"]["passed"] = self.retention.passed
@@ -214,18 +220,23 @@ def run_mode(
             poller.on_batch = lambda _l: progress.show(
                 poller.stats.deleted, poller.stats.invocations
             )
-            for wave in workload.waves:
-                send_wave(sqs, outputs["QueueUrl"], wave)
-                progress.sent(len(wave))
+            recorder = Recorder()
+            recorder.attach(poller)
+            with recorder.sampling_dlq(sqs, outputs["DeadLetterQueueUrl"]):
+                for wave in workload.waves:
+                    send_wave(sqs, outputs["QueueUrl"], wave)
+                    progress.sent(len(wave))
+                    poller.drain(deadline_seconds=600)
+                progress.done()
+                # An operator's redrive: everything in the DLQ back to the source, settled
+                # with faults off. Invalid and conflicting messages go back to the DLQ
+                # with reasons.
+                active[0] = FaultRates()
+                poller.faults = FaultRates()
+                recorder.mark("redrive")
+                redriven = redrive(sqs, outputs["DeadLetterQueueUrl"], outputs["QueueUrl"])
+                print(f"[{mode}] redrove {redriven} dead letters; settling", file=out, flush=True)
                 poller.drain(deadline_seconds=600)
-            progress.done()
-            # An operator's redrive: everything in the DLQ back to the source, settled with
-            # faults off. Invalid and conflicting messages go back to the DLQ with reasons.
-            active[0] = FaultRates()
-            poller.faults = FaultRates()
-            redriven = redrive(sqs, outputs["DeadLetterQueueUrl"], outputs["QueueUrl"])
-            print(f"[{mode}] redrove {redriven} dead letters; settling", file=out, flush=True)
-            poller.drain(deadline_seconds=600)
             key = KeySpec(
                 prefix=cloud.function.environment["IDEMPOTENCY_KEY_PREFIX"],
                 path=cloud.function.environment["IDEMPOTENCY_KEY_PATH"],
@@ -239,9 +250,10 @@ def run_mode(
                 outputs["DeadLetterQueueUrl"],
                 may_repeat=takeovers if mode == "leased" else None,
             )
+            found = ledger_balances(dynamodb, outputs["LedgerTableName"])
     finally:
         cloud.stop()
-    return ModeResult(
+    result = ModeResult(
         mode=mode,
         sent=len(workload.sends),
         delivered=poller.stats.delivered,
@@ -254,6 +266,16 @@ def run_mode(
         verdict=verdict,
         wall_seconds=round(time.monotonic() - started, 1),
     )
+    result.stage = stage_for(
+        f"{mode} mode",
+        recorder,
+        counts.events(),
+        workload=workload,
+        found=found,
+        verdict=verdict,
+        facts=mode_facts(result),
+    )
+    return result
 
 
 def redrive(sqs: Any, dead_letter_url: str, source_url: str) -> int:
@@ -452,4 +474,7 @@ def main_campaign(args: Any) -> int:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(report.to_json())
         print(f"report written to {args.json}")
+    page = html_path_beside(args.json, "reports/campaign.json")
+    write_html(campaign_page(report), page)
+    print(f"HTML report: {page}")
     return 0 if report.passed else 1

@@ -21,10 +21,14 @@ from exactly_once import Decision, ExactlyOnceBatchHandler
 from exactly_once_local import moto_patches
 from exactly_once_local.powertools_metrics import flush_like_lambda
 from pipeline.faults import OBSERVED, FaultCounts, FaultRates, inject_client_faults
+from pipeline.ledger_report import Balances, demo_facts, demo_page, stage_for
 from pipeline.poller import BatchHandler, FaultyPoller
+from pipeline.progress import ProgressBar
+from pipeline.report_html import Stage, html_path_beside, write_html
 from pipeline.resources import LedgerResources, create_ledger_resources
 from pipeline.serialized import SerializedClient
-from pipeline.verdict import Verdict, judge
+from pipeline.timeline import Recorder
+from pipeline.verdict import Verdict, judge, ledger_balances
 from pipeline.workload import Workload, generate
 
 # Builds one worker's handler from the resources and the (serialized, faulty) DynamoDB client.
@@ -58,9 +62,12 @@ class DemoReport:
     faults: dict[str, int]
     verdict: Verdict
     wall_seconds: float
+    # The recorded timeline, balances and faults, for the HTML report (not in the JSON).
+    stage: Stage | None = field(default=None, repr=False)
 
     def to_json(self) -> str:
         body = asdict(self)
+        body.pop("stage", None)
         body["verdict"] = dict(asdict(self.verdict), passed=self.verdict.passed)
         return json.dumps(body, indent=2, sort_keys=True, default=str)
 
@@ -124,16 +131,22 @@ def _run_waves(
     where: str,
     started: float,
     out: TextIO,
+    dlq_url: str,
+    found: Callable[[], Balances],
 ) -> DemoReport:
-    """Send each wave, poll until it is settled, then judge the ledger."""
+    """Send each wave, poll until it is settled, then judge the ledger; the timeline,
+    faults and DLQ depth are recorded on the way for the HTML report."""
     progress = Progress(out, total=len(workload.sends))
+    recorder = Recorder()
+    recorder.attach(poller)
     poller.on_batch = lambda _line: progress.show(poller.stats.deleted, poller.stats.invocations)
-    for wave in workload.waves:
-        send_wave(poller.sqs, poller.queue_url, wave)
-        progress.sent(len(wave))
-        poller.drain()
+    with recorder.sampling_dlq(poller.sqs, dlq_url):
+        for wave in workload.waves:
+            send_wave(poller.sqs, poller.queue_url, wave)
+            progress.sent(len(wave))
+            poller.drain()
     progress.done()
-    return DemoReport(
+    report = DemoReport(
         where=where,
         settings={k: v for k, v in asdict(settings).items() if k != "faults"}
         | {"faults": asdict(settings.faults)},
@@ -146,6 +159,16 @@ def _run_waves(
         verdict=judged(),
         wall_seconds=round(time.monotonic() - started, 2),
     )
+    report.stage = stage_for(
+        "ledger consumer",
+        recorder,
+        counts.events(),
+        workload=workload,
+        found=found(),
+        verdict=report.verdict,
+        facts=demo_facts(report),
+    )
+    return report
 
 
 def run_demo(
@@ -198,6 +221,8 @@ def run_demo(
         where="in-process moto",
         started=started,
         out=out,
+        dlq_url=resources.dlq_url,
+        found=lambda: ledger_balances(resources.dynamodb, resources.ledger_table),
     )
 
 
@@ -250,6 +275,8 @@ def run_demo_on_local_cloud(
             where=f"the local cloud ({cloud.endpoint_url}, stack {stage})",
             started=started,
             out=out,
+            dlq_url=cloud.outputs["DeadLetterQueueUrl"],
+            found=lambda: ledger_balances(dynamodb, cloud.outputs["LedgerTableName"]),
         )
     finally:
         cloud.stop()
@@ -336,34 +363,24 @@ def send_wave(sqs: Any, queue_url: str, wave: list[Any]) -> None:
 
 
 class Progress:
-    """One self-rewriting line on a terminal; a line per wave otherwise."""
+    """Settled messages of the workload as a ``ProgressBar`` (rate, ETA; plain lines
+    every few seconds when ``out`` is not a terminal), with what is sent so far."""
 
     def __init__(self, out: TextIO, total: int) -> None:
-        self._out = out
-        self._total = total
+        self._bar = ProgressBar(total, out, label="settled", every=5.0)
         self._sent = 0
-        self._tty = out.isatty()
-        self._last = 0.0
+        self._total = total
 
     def sent(self, count: int) -> None:
         self._sent += count
-        if not self._tty:
-            print(f"sent {self._sent}/{self._total}", file=self._out, flush=True)
+        self._bar.update(self._bar.done, note=f"sent {self._sent}/{self._total}")
 
     def show(self, deleted: int, invocations: int) -> None:
-        now = time.monotonic()
-        if self._tty and now - self._last > 0.2:
-            self._last = now
-            print(
-                f"\rsent {self._sent}/{self._total}  settled {deleted}  invocations {invocations}",
-                end="",
-                file=self._out,
-                flush=True,
-            )
+        note = f"sent {self._sent}/{self._total}, {invocations} invocations"
+        self._bar.update(deleted, note=note)
 
     def done(self) -> None:
-        if self._tty:
-            print(file=self._out)
+        self._bar.close()
 
 
 _DEMO_FAULTS = ("crashes_before_effect", "crashes_after_effect", "lost_responses", "throttled")
@@ -428,4 +445,7 @@ def main_demo(args: Any) -> int:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(report.to_json())
         print(f"report written to {args.json}")
+    page = html_path_beside(args.json, "reports/demo.json")
+    write_html(demo_page(report, render(report).partition("VERDICT: ")[2]), page)
+    print(f"HTML report: {page}")
     return 0 if report.verdict.passed else 1

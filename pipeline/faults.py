@@ -76,10 +76,18 @@ class FaultCounts:
     effects_unrecorded: int = 0
     completions_fenced: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # Each add(), timestamped (``time.time()``, name): the report's fault timeline.
+    _events: list[tuple[float, str]] = field(default_factory=list, repr=False)
 
     def add(self, name: str) -> None:
         with self._lock:
             setattr(self, name, getattr(self, name) + 1)
+            self._events.append((time.time(), name))
+
+    def events(self) -> list[tuple[float, str]]:
+        """Every fault counted so far, in order: (wall-clock time, field name)."""
+        with self._lock:
+            return list(self._events)
 
     def as_dict(self) -> dict[str, int]:
         return {k: v for k, v in vars(self).items() if not k.startswith("_")}

@@ -29,6 +29,10 @@ class Status:
     dlq_oldest_age_source: str  # "cloudwatch", "peek" or "" when the DLQ is empty
     idempotency_records_approx: int
     alarms: dict[str, str] | None  # name -> state; None where the endpoint has no alarms
+    # Per outcome, the sums of the EMF metrics in the function's local log (the local
+    # cloud's; exactly_once_local.function_logs); None where there is no such log.
+    outcomes_logged: dict[str, int] | None = None
+    outcomes_log: str = ""
 
 
 def _queue_attributes(sqs: Any, url: str) -> dict[str, int]:
@@ -71,6 +75,19 @@ def _alarms(target: Target) -> dict[str, str] | None:
     return {name: states.get(name, "MISSING") for name in names}
 
 
+def _logged_outcomes(target: Target) -> tuple[dict[str, int] | None, str]:
+    """The outcome metrics the function printed, summed from its local log file."""
+    from exactly_once_local.function_logs import log_dir, log_file_name, metric_totals
+
+    name = target.consumer.function_name
+    if not target.is_local or not name:
+        return None, ""
+    path = log_dir() / log_file_name(name)
+    if not path.is_file():
+        return None, ""
+    return dict(sorted(metric_totals(path).items())), str(path)
+
+
 def collect(target: Target) -> Status:
     consumer = target.consumer
     sqs = target.client("sqs")
@@ -91,6 +108,7 @@ def collect(target: Target) -> Status:
     table = target.client("dynamodb").describe_table(TableName=consumer.idempotency_table_name)[
         "Table"
     ]
+    logged, log = _logged_outcomes(target)
     return Status(
         stack=target.stack_name,
         consumer=target.consumer_label,
@@ -103,6 +121,8 @@ def collect(target: Target) -> Status:
         dlq_oldest_age_source=source,
         idempotency_records_approx=int(table.get("ItemCount", 0)),
         alarms=_alarms(target),
+        outcomes_logged=logged,
+        outcomes_log=log,
     )
 
 
@@ -139,6 +159,12 @@ def render(status: Status) -> str:
         f"  idempotency   about {status.idempotency_records_approx} records "
         "(DynamoDB's ItemCount; AWS refreshes it about every 6 hours)",
     ]
+    if status.outcomes_logged is not None:
+        counted = ", ".join(f"{k} {n}" for k, n in status.outcomes_logged.items() if n)
+        lines.append(
+            f"  outcomes      {counted or 'none yet'} (the function's metrics, summed from "
+            f"{status.outcomes_log})"
+        )
     if status.alarms is None:
         lines.append("  alarms        none at this endpoint (the local cloud creates no alarms)")
     else:
