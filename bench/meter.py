@@ -41,6 +41,9 @@ class Tally:
     write_units_lower: float = 0.0
     read_units_lower: float = 0.0
     cancelled_transactions: int = 0
+    # Items across every TransactWriteItems request (the sensitivity rows make a
+    # transaction's modeled round trip grow with them: bench/report.py).
+    transact_items: int = 0
     unpriced_requests: int = 0
     moto_seconds: float = 0.0
     simulated_seconds: float = 0.0
@@ -54,6 +57,7 @@ class Tally:
             "read_units_upper": self.read_units_upper,
             "read_units_lower": self.read_units_lower,
             "cancelled_transactions": self.cancelled_transactions,
+            "transact_items": self.transact_items,
             "unpriced_requests": self.unpriced_requests,
             "moto_seconds": self.moto_seconds,
             "simulated_seconds": self.simulated_seconds,
@@ -102,6 +106,8 @@ class DynamoDBMeter:
         tally = self.tally()
         tally.requests += 1
         tally.operations[model.name] += 1
+        if model.name == "TransactWriteItems":
+            tally.transact_items += len(params["TransactItems"])
         if self._pricing:
             actions = self._actions(model.name, params)
             if actions is None:

@@ -31,7 +31,7 @@ import boto3
 
 from bench.deployment import MAX_RECEIVE_COUNT
 from bench.meter import CallCounter, DynamoDBMeter
-from bench.run import ACCOUNTING_BATCH, MIN_FULL_BATCHES, WARMUP_SEED_OFFSET, Settings
+from bench.run import ACCOUNTING_BATCH, QUICK_MIN_FULL_BATCHES, WARMUP_SEED_OFFSET, Settings
 from bench.sides import BASELINE, OURS_ATOMIC, REFUSAL_SIDES, OrdersSide, build_orders_side
 from bench.workload import REFUSAL_BATCH, OrderBatch, build_refusal_batches
 from exactly_once_local.events import from_received
@@ -62,7 +62,7 @@ class Delivery:
 
 def batch_count(settings: Settings) -> int:
     """As many batches as the accounting phase's messages fill, and at least two."""
-    return max(MIN_FULL_BATCHES, settings.messages // ACCOUNTING_BATCH)
+    return max(QUICK_MIN_FULL_BATCHES, settings.messages // ACCOUNTING_BATCH)
 
 
 def _order_id(message: dict[str, Any]) -> str:

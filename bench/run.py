@@ -3,15 +3,20 @@
 Phases (one progress line each, on stderr):
 
 1. accounting, batch size 10, no simulated latency: DynamoDB requests and capacity units
-   per new message and per duplicate, with every effect checked afterwards;
-2. throughput at batch sizes 10 and 100 with a simulated AWS round trip per request;
+   per new message, per duplicate and in a mixed workload (new messages with 10% random
+   redeliveries), batch by batch, with every effect checked afterwards;
+2. throughput at batch sizes 10 and 100 (at least ten full batches of each) with a
+   simulated AWS round trip per request, batch by batch; the mixed workload at batch 10;
 3. refusal: batches of 10 orders, one SKU out of stock in each, through SQS queues, for
    the orders consumer and the Powertools recipe (``bench.refusal``), outcomes verified;
-4. cold start: each handler module's import time in fresh interpreters;
+4. cold start: each handler module's import, and its readiness to handle a batch, in
+   fresh interpreters (``bench.coldstart``);
 5. storage and cost, from the figures above and ``bench.prices``.
 
-Then a table on stdout (each figure for each side and the atomic/baseline ratio, then the
-targets with pass/fail) and JSON at ``--out``.
+Then a table on stdout (each figure for each side, the atomic/baseline ratio, and the
+min/median/max per batch or per process where a figure has them; the sensitivity rows,
+where a transaction's modeled round trip grows with its items; then the targets with
+pass/fail) and JSON at ``--out``.
 """
 
 from __future__ import annotations
@@ -35,7 +40,8 @@ BATCH_SIZES = (10, 100)
 ACCOUNTING_BATCH = 10
 WARMUP_MESSAGES = 10
 QUICK_WARMUP_MESSAGES = 4
-MIN_FULL_BATCHES = 2  # a batch size is measured only over at least two full batches
+MIN_FULL_BATCHES = 10  # a full run measures each batch size over at least ten full batches
+QUICK_MIN_FULL_BATCHES = 2  # a quick run measures a batch size only if it fills two
 WARMUP_SEED_OFFSET = 7919
 # ASSUMPTION (not measured): one SendMessage per message, plus one ReceiveMessage and one
 # DeleteMessageBatch per batch of 10. Lambda's pollers also make empty receives, which
@@ -74,7 +80,11 @@ def parse_args(argv: Sequence[str] | None) -> Settings:
     )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON report path")
     parser.add_argument("--messages", type=int, help="messages in the accounting phase")
-    parser.add_argument("--throughput-messages", type=int, help="messages per throughput run")
+    parser.add_argument(
+        "--throughput-messages",
+        type=int,
+        help="messages per throughput run (a full run raises it to ten full batches of each size)",
+    )
     parser.add_argument("--rtt-ms", type=float, default=5.0, help="simulated AWS round trip")
     parser.add_argument("--import-runs", type=int, help="fresh-process imports per module")
     parser.add_argument("--seed", type=int, default=20261101)
@@ -91,7 +101,7 @@ def parse_args(argv: Sequence[str] | None) -> Settings:
         messages=args.messages or (20 if quick else 300),
         throughput_messages=args.throughput_messages or (20 if quick else 300),
         round_trip_ms=args.rtt_ms,
-        import_runs=args.import_runs or (1 if quick else 7),
+        import_runs=args.import_runs or (1 if quick else 11),
         seed=args.seed,
         rate_per_second=args.rate,
         memory_mb=args.memory_mb,
@@ -135,6 +145,12 @@ def _warm_up(side: Any, warmup: Any) -> None:
 # --- phases --------------------------------------------------------------------------------
 
 
+def _batch_cost(before: dict[str, Any], after: dict[str, Any], messages: int) -> dict[str, Any]:
+    """What one batch cost: the difference of its phase's tally before and after it."""
+    fields = ("requests", "write_units_upper", "write_units_lower", "transact_items")
+    return {"messages": messages, **{f: after[f] - before[f] for f in fields}}
+
+
 def run_accounting(settings: Settings) -> dict[str, Any]:
     """Requests and capacity units per message, priced item by item, effects verified."""
     import boto3
@@ -142,24 +158,20 @@ def run_accounting(settings: Settings) -> dict[str, Any]:
     from bench.meter import DynamoDBMeter
     from bench.sides import SIDES, build_side
     from bench.storage import mean_item_bytes
-    from bench.workload import MIXED_DUPLICATES_PER_BATCH, batches, build_workload, mixed_batches
+    from bench.workload import MIXED_REDELIVERY_RATE, batches, build_workload, mixed_batches
     from pipeline.resources import REGION, scan_items
     from pipeline.verdict import ledger_balances
 
     workload = build_workload(settings.messages, seed=settings.seed)
     warmup = build_workload(settings.warmup_messages, seed=settings.seed + WARMUP_SEED_OFFSET)
-    # The mixed phase: batches of 10 where one message in ten is a redelivery of a message
-    # the "new" phase processed, the rest new (at least two batches).
-    mixed_batch_count = max(MIN_FULL_BATCHES, settings.messages // ACCOUNTING_BATCH)
-    fresh = build_workload(
-        mixed_batch_count * (ACCOUNTING_BATCH - MIXED_DUPLICATES_PER_BATCH),
-        seed=settings.seed + MIXED_SEED_OFFSET,
-    )
+    # The mixed phase: new messages in batches of 10 where each message is, with
+    # probability 0.1, a redelivery of one the "new" phase processed.
+    fresh = build_workload(settings.messages, seed=settings.seed + MIXED_SEED_OFFSET)
     mixed = mixed_batches(
         fresh.bodies,
         workload.bodies,
         size=ACCOUNTING_BATCH,
-        duplicates_per_batch=MIXED_DUPLICATES_PER_BATCH,
+        redelivery_rate=MIXED_REDELIVERY_RATE,
         seed=settings.seed + MIXED_SEED_OFFSET,
     )
     expected = workload.expected_balances()
@@ -171,18 +183,25 @@ def run_accounting(settings: Settings) -> dict[str, Any]:
         "duplicate": batches(workload.duplicates, ACCOUNTING_BATCH),
         "mixed": mixed,
     }
+    processed = set(workload.bodies)
+    redelivered_per_batch = [sum(body in processed for body in batch) for batch in mixed]
     results: dict[str, Any] = {}
     for name in SIDES:
         probe = boto3.client("dynamodb", region_name=REGION)
         meter = DynamoDBMeter(probe=probe)
         side = build_side(name, meter)
         _warm_up(side, warmup)
+        per_batch: dict[str, list[dict[str, Any]]] = {}
         for phase, groups in phases.items():
             meter.phase = phase
+            per_batch[phase] = []
             for batch in groups:
+                before = meter.tally(phase).as_dict()
                 response = side.invoke(batch)
                 if response["batchItemFailures"]:
                     raise RuntimeError(f"{name}: unexpected item failures {response}")
+                after = meter.tally(phase).as_dict()
+                per_batch[phase].append(_batch_cost(before, after, len(batch)))
         meter.phase = "verify"
         applied = {
             key: minor
@@ -199,24 +218,40 @@ def run_accounting(settings: Settings) -> dict[str, Any]:
             "messages_by_phase": {p: sum(map(len, groups)) for p, groups in phases.items()},
             "mixed": {
                 "batch_size": ACCOUNTING_BATCH,
+                "redelivery_rate": MIXED_REDELIVERY_RATE,
                 "batches": len(mixed),
                 "new_messages": len(fresh.bodies),
-                "redelivered_duplicates": len(mixed) * MIXED_DUPLICATES_PER_BATCH,
+                "redelivered_duplicates": sum(redelivered_per_batch),
+                "batches_with_a_redelivery": sum(1 for n in redelivered_per_batch if n),
+                "redelivered_per_batch": redelivered_per_batch,
             },
             "tallies": {p: meter.tally(p).as_dict() for p in phases},
+            "per_batch": per_batch,
             "record_bytes": mean_item_bytes(records),
             "retention_seconds": side.retention_seconds,
         }
     return results
 
 
+def throughput_messages(settings: Settings, size: int) -> int:
+    """Messages per throughput phase at batch size ``size``: enough for ``MIN_FULL_BATCHES``
+    full batches in a full run (a quick run keeps its few)."""
+    if settings.quick:
+        return settings.throughput_messages
+    return max(settings.throughput_messages, MIN_FULL_BATCHES * size)
+
+
 def run_throughput(settings: Settings) -> dict[str, Any]:
-    """Messages per second at each batch size, moto's own CPU time replaced by the RTT."""
+    """Messages per second at each batch size, moto's own CPU time replaced by the RTT.
+
+    Phases: new messages, their duplicates, and (at batch 10) the mixed workload (new
+    messages with 10% random redeliveries). Each batch's modeled time is kept, so the
+    report gives min/median/max per batch and the sensitivity rows' arithmetic.
+    """
     from bench.meter import DynamoDBMeter
     from bench.sides import SIDES, build_side
-    from bench.workload import batches, build_workload
+    from bench.workload import MIXED_REDELIVERY_RATE, batches, build_workload, mixed_batches
 
-    workload = build_workload(settings.throughput_messages, seed=settings.seed + 1)
     warmup = build_workload(settings.warmup_messages, seed=settings.seed + WARMUP_SEED_OFFSET)
     results: dict[str, Any] = {}
     for name in SIDES:
@@ -226,46 +261,79 @@ def run_throughput(settings: Settings) -> dict[str, Any]:
             if skipped is not None:  # a partial batch measured once says nothing about `size`
                 results[name][str(size)] = {"evaluated": False, "reason": skipped}
                 continue
+            workload = build_workload(throughput_messages(settings, size), seed=settings.seed + 1)
+            phases = {
+                "new": batches(workload.bodies, size),
+                "duplicate": batches(workload.duplicates, size),
+            }
+            if size == ACCOUNTING_BATCH:
+                fresh = build_workload(len(workload.bodies), seed=settings.seed + MIXED_SEED_OFFSET)
+                phases["mixed"] = mixed_batches(
+                    fresh.bodies,
+                    workload.bodies,
+                    size=size,
+                    redelivery_rate=MIXED_REDELIVERY_RATE,
+                    seed=settings.seed + MIXED_SEED_OFFSET,
+                )
             meter = DynamoDBMeter(round_trip_seconds=settings.round_trip_ms / 1000)
             side = build_side(name, meter)
             _warm_up(side, warmup)
             runs: dict[str, Any] = {"evaluated": True}
-            for phase, bodies in (("new", workload.bodies), ("duplicate", workload.duplicates)):
+            for phase, groups in phases.items():
                 meter.phase = phase
-                groups = batches(bodies, size)
-                wall = 0.0
+                tally = meter.tally(phase)
+                per_batch = []
                 for batch in groups:
+                    moto_before, items_before = tally.moto_seconds, tally.transact_items
+                    requests_before = tally.requests
                     started = time.perf_counter()
                     side.invoke(batch)
-                    wall += time.perf_counter() - started
-                tally = meter.tally(phase)
-                modeled = max(wall - tally.moto_seconds, 1e-9)
-                runs[phase] = {
-                    "messages": len(bodies),
-                    "batches": len(groups),
-                    "full_batches": len(bodies) // size,
-                    "requests": tally.requests,
-                    "requests_per_message": tally.requests / len(bodies),
-                    "wall_seconds": wall,
-                    "moto_seconds": tally.moto_seconds,
-                    "simulated_round_trip_seconds": tally.simulated_seconds,
-                    "modeled_seconds": modeled,
-                    "messages_per_second": len(bodies) / modeled,
-                    "modeled_seconds_per_batch": modeled / len(groups),
-                }
+                    wall = time.perf_counter() - started
+                    per_batch.append(
+                        {
+                            "messages": len(batch),
+                            "requests": tally.requests - requests_before,
+                            "modeled_seconds": max(wall - (tally.moto_seconds - moto_before), 1e-9),
+                            "transact_items": tally.transact_items - items_before,
+                        }
+                    )
+                runs[phase] = throughput_phase(per_batch, size, tally.as_dict())
             results[name][str(size)] = runs
     return results
 
 
+def throughput_phase(
+    per_batch: list[dict[str, Any]], size: int, tally: dict[str, Any]
+) -> dict[str, Any]:
+    """One phase's throughput figures from its batches' modeled times."""
+    messages = sum(batch["messages"] for batch in per_batch)
+    modeled = sum(batch["modeled_seconds"] for batch in per_batch)
+    return {
+        "messages": messages,
+        "batches": len(per_batch),
+        "full_batches": sum(1 for batch in per_batch if batch["messages"] == size),
+        "requests": tally["requests"],
+        "requests_per_message": tally["requests"] / messages,
+        "moto_seconds": tally["moto_seconds"],
+        "simulated_round_trip_seconds": tally["simulated_seconds"],
+        "transact_items": tally["transact_items"],
+        "modeled_seconds": modeled,
+        "messages_per_second": messages / modeled,
+        "modeled_seconds_per_batch": modeled / len(per_batch),
+        "per_batch": per_batch,
+    }
+
+
 def not_evaluated_reason(settings: Settings, size: int) -> str | None:
-    """Why batch size ``size`` is not measured, or None when at least two full batches are."""
-    if settings.throughput_messages >= MIN_FULL_BATCHES * size:
+    """Why batch size ``size`` is not measured, or None when it is (a full run always sends
+    ``MIN_FULL_BATCHES`` full batches; a quick run needs ``QUICK_MIN_FULL_BATCHES``)."""
+    if throughput_messages(settings, size) >= QUICK_MIN_FULL_BATCHES * size:
         return None
     if settings.quick:
         return "not evaluated (--quick)"
     return (
         f"not evaluated: {settings.throughput_messages} messages make fewer than "
-        f"{MIN_FULL_BATCHES} full batches of {size}"
+        f"{QUICK_MIN_FULL_BATCHES} full batches of {size}"
     )
 
 
@@ -336,13 +404,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     with mock_aws():
         progress(
             f"accounting: {settings.messages} messages + duplicates, then a mixed phase "
-            "(1 redelivery per batch), batch 10, 3 sides"
+            "(10% random redeliveries), batch 10, 3 sides"
         )
         accounting = run_accounting(settings)
         sizes = [z for z in BATCH_SIZES if not_evaluated_reason(settings, z) is None]
+        counts = ", ".join(f"{throughput_messages(settings, z)} at batch {z}" for z in sizes)
         progress(
-            f"throughput: {settings.throughput_messages} messages + duplicates at batch sizes "
-            f"{', '.join(map(str, sizes))}, {settings.round_trip_ms:g} ms per request"
+            f"throughput: messages + duplicates ({counts}; mixed at batch 10), "
+            f"{settings.round_trip_ms:g} ms per request"
         )
         throughput = run_throughput(settings)
         from bench.refusal import batch_count, run_refusal
@@ -352,7 +421,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             "through SQS, 2 sides"
         )
         refusal = run_refusal(settings)
-    progress(f"cold start: {settings.import_runs} fresh imports per handler module")
+    progress(
+        f"cold start: {settings.import_runs} fresh processes per handler module (import, "
+        "then ready to handle a batch)"
+    )
     coldstart = run_coldstart(settings)
     progress("storage and cost")
     costs = {

@@ -9,7 +9,9 @@ from decimal import Decimal
 from typing import Any
 
 CURRENCIES = ("EUR", "USD", "GBP")
-MIXED_DUPLICATES_PER_BATCH = 1  # the mixed phase: one redelivery per batch of 10, ~10%
+# The mixed phase: each message is a redelivery of one already processed with this
+# probability (drawn per message, so a batch of 10 holds none, one or several).
+MIXED_REDELIVERY_RATE = 0.1
 
 
 @dataclass(frozen=True)
@@ -57,22 +59,36 @@ def batches(bodies: list[str], size: int) -> list[list[str]]:
 
 
 def mixed_batches(
-    fresh: list[str], seen: list[str], *, size: int, duplicates_per_batch: int, seed: int
+    fresh: list[str], seen: list[str], *, size: int, redelivery_rate: float, seed: int
 ) -> list[list[str]]:
-    """Batches of ``size``: fresh bodies with ``duplicates_per_batch`` redelivered ones mixed in.
+    """Every ``fresh`` body in order, in batches of ``size``, with redeliveries mixed in: each
+    place in the stream is a redelivery with probability ``redelivery_rate`` (seeded), so
+    batches hold none, one or several, as retries arriving among new traffic would.
 
-    The redelivered bodies are drawn from ``seen`` (already processed) and land at random
-    places in their batch, as a retry arriving among new traffic would.
+    A redelivered body is drawn from ``seen`` (already processed), never twice in one batch.
+    The last batch may be partial.
     """
-    fresh_per_batch = size - duplicates_per_batch
-    if fresh_per_batch < 1 or duplicates_per_batch < 0:
-        raise ValueError(f"{duplicates_per_batch} duplicates do not fit a batch of {size}")
+    if not 0 <= redelivery_rate < 1:
+        raise ValueError(f"a redelivery rate must be in [0, 1), got {redelivery_rate}")
+    if redelivery_rate and len(seen) < size:
+        raise ValueError(f"{len(seen)} processed bodies cannot fill a batch of {size}")
     rng = random.Random(seed)
     mixed: list[list[str]] = []
-    for group in batches(fresh, fresh_per_batch):
-        batch = list(group)
-        for body in rng.sample(seen, duplicates_per_batch):
-            batch.insert(rng.randrange(len(batch) + 1), body)
+    batch: list[str] = []
+    remaining = iter(fresh)
+    pending = next(remaining, None)
+    while pending is not None:
+        if rng.random() < redelivery_rate:
+            body = rng.choice(seen)
+            while body in batch:
+                body = rng.choice(seen)
+        else:
+            body, pending = pending, next(remaining, None)
+        batch.append(body)
+        if len(batch) == size:
+            mixed.append(batch)
+            batch = []
+    if batch:
         mixed.append(batch)
     return mixed
 
