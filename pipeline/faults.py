@@ -210,8 +210,12 @@ def inject_send_faults(
     current = rates if callable(rates) else (lambda: rates)
     call = threading.local()
 
+    def queue_name(url: Any) -> str:
+        # By name: the function's variable and a stack output may spell the host apart.
+        return str(url or "").rstrip("/").rsplit("/", 1)[-1]
+
     def note(params: dict[str, Any], **_: Any) -> None:
-        call.downstream = params.get("QueueUrl") == queue_url
+        call.downstream = queue_name(params.get("QueueUrl")) == queue_name(queue_url)
 
     def before(**_: Any) -> None:
         if getattr(call, "downstream", False) and rng.random() < current().crash_before_send:

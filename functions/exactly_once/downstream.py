@@ -24,7 +24,7 @@ from .messages import Candidate, Decision
 from .outcomes import Outcome
 
 M = TypeVar("M")
-_SENT_ON = (Outcome.PROCESSED, Outcome.DUPLICATE)
+_SENT_ON: tuple[Outcome, ...] = (Outcome.PROCESSED, Outcome.DUPLICATE)
 
 
 @dataclass(frozen=True)

@@ -262,7 +262,13 @@ def test_orders_out_of_stock_dead_letter_listed_redriven_and_inspected(cli: Cli)
     orders = cli.cloud.stacks[ORDERS].outputs
     sqs, dynamodb = _client(cli.cloud, "sqs"), _client(cli.cloud, "dynamodb")
     # GIVEN an order for a SKU with no stock (the inventory is empty at start)
-    order = {"order_id": "ops-o-1", "sku": "ops-sku-1", "quantity": 2}
+    order = {
+        "order_id": "ops-o-1",
+        "sku": "ops-sku-1",
+        "quantity": 2,
+        "customer_id": "ops-customer-1",
+        "unit_price_cents": 250,
+    }
     sqs.send_message(QueueUrl=orders["QueueUrl"], MessageBody=json.dumps(order))
     assert cli.cloud.wait_until_empty(timeout_seconds=180), "orders queue not drained"
 
