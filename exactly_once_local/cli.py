@@ -184,8 +184,14 @@ def _stopped() -> int:
     return 0
 
 
+_CONSOLE_LOCK = threading.Lock()
+
+
 def _log(line: str) -> None:
-    print(f"{time.strftime('%H:%M:%S')} {line}", flush=True)
+    """One console line, whole: the pollers' threads print concurrently."""
+    with _CONSOLE_LOCK:
+        sys.stdout.write(f"{time.strftime('%H:%M:%S')} {line}\n")
+        sys.stdout.flush()
 
 
 def _warn(line: str) -> None:

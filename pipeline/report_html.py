@@ -400,8 +400,10 @@ footer { color: var(--muted); font-size: 0.85rem; margin-top: 2rem; }
   .scroll { overflow: visible; } tr { break-inside: avoid; } }
 """
 
-# A self-check for the browser test (and anyone curious): how many chart elements drew
-# with a size, per chart, and any script error, written onto the page's body.
+# A self-check for the browser test (and anyone curious): how many data marks (bars,
+# fault marks, the DLQ line, marks; not axes) drew with a size, per chart, how many
+# mismatch rows show, and any script error, written onto the page's body as data-
+# attributes.
 SCRIPT = """
 (function () {
   var errors = [];
@@ -410,7 +412,7 @@ SCRIPT = """
     var charts = document.querySelectorAll('svg.chart');
     var drawn = 0;
     for (var i = 0; i < charts.length; i++) {
-      var shapes = charts[i].querySelectorAll('rect, polyline, line');
+      var shapes = charts[i].querySelectorAll('rect.bar, rect.fault, polyline.dlq, line.mark');
       var n = 0;
       for (var j = 0; j < shapes.length; j++) {
         var box = shapes[j].getBoundingClientRect();
@@ -419,6 +421,12 @@ SCRIPT = """
       charts[i].setAttribute('data-drawn', String(n));
       drawn += n;
     }
+    var flagged = document.querySelectorAll('tr.mismatch');
+    var shown = 0;
+    for (var k = 0; k < flagged.length; k++) {
+      if (flagged[k].getBoundingClientRect().height > 0) { shown++; }
+    }
+    document.body.setAttribute('data-mismatches', String(shown));
     document.body.setAttribute('data-charts', String(charts.length));
     document.body.setAttribute('data-drawn', String(drawn));
     document.body.setAttribute('data-errors', String(errors.length));
