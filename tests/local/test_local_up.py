@@ -14,13 +14,21 @@ from exactly_once_local.local_cloud import LocalCloud, start_local_cloud
 from exactly_once_local.moto_deploy import LocalClients
 from exactly_once_local.moto_server import free_port
 from pipeline.local_cloud import app_assembly
+from pipeline.verdict import ledger_balances
 
 pytestmark = [pytest.mark.local, pytest.mark.slow]
 
 LEDGER, ORDERS = "ExactlyOnceLedger-dev", "ExactlyOnceOrders-dev"
 VALID = {"transaction_id": "t-1", "account_id": "acct-1", "amount": "10.00", "currency": "EUR"}
 INVALID = {"transaction_id": "t-2", "account_id": "acct-1", "amount": "not money"}
-ORDER = {"order_id": "o-1", "sku": "sku-1", "quantity": 2}
+# The orders stack charges its orders to the ledger: an order names its customer and price.
+ORDER = {
+    "order_id": "o-1",
+    "sku": "sku-1",
+    "quantity": 2,
+    "customer_id": "customer-1",
+    "unit_price_cents": 250,
+}
 
 
 @pytest.fixture(scope="module")
@@ -96,6 +104,9 @@ def test_a_transaction_and_an_order_are_each_applied_once(cloud: LocalCloud) -> 
     assert int(stock["stock"]["N"]) == 3
     order_rows = dynamodb.scan(TableName=orders["OrdersTableName"])["Items"]
     assert [row["order_id"]["S"] for row in order_rows] == ["o-1"]
+    # AND the order's charge reached the ledger once (two deliveries, one charge)
+    charges = ledger_balances(dynamodb, ledger["LedgerTableName"])
+    assert charges[("customer-1", "EUR")] == (-500, 1)
 
     dead = _dead_letters(sqs, ledger["DeadLetterQueueUrl"])
     assert [json.loads(m["Body"]) for m in dead] == [INVALID]
