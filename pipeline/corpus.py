@@ -217,6 +217,19 @@ def build_corpus(prefix: str = "hostile") -> Corpus:
             "invalid",
             NOT_JSON,
         ),
+        # Two members of one name: parsers disagree on which wins (I-JSON refuses them).
+        case(
+            "duplicate-member-amount",
+            json.dumps(bad("dup-amt"))[:-1] + ', "amount": "1000.00"}',
+            "invalid",
+            "two members of the same name",
+        ),
+        case(
+            "duplicate-member-nested",
+            json.dumps(bad("dup-nest"))[:-1] + ', "meta": {"k": 1, "k": 2}}',
+            "invalid",
+            "two members of the same name",
+        ),
         # --- JSON, not an object
         case("json-array", "[]", "invalid", NOT_OBJECT + " (got list)"),
         case("json-array-of-transactions", json.dumps([bad("in-list")]), "invalid", "(got list)"),
