@@ -130,3 +130,66 @@ def test_a_key_found_but_not_expected_is_a_mismatch() -> None:
         (["a", "1", "1"], False),
         (["z", "-", "5"], True),
     ]
+
+
+def test_the_campaign_page_has_a_stage_per_mode_with_its_explained_doubles() -> None:
+    from pipeline.campaign import CampaignReport, ModeResult, RetentionResult
+    from pipeline.ledger_report import campaign_page, stage_for
+
+    workload = Workload(waves=[[Sent("{}", "original", "tx-1", "acct-1", "EUR", 100)]])
+
+    def mode(name: str, explained: list[str]) -> ModeResult:
+        verdict = Verdict(
+            unique_sent=1,
+            applied=1 + len(explained),
+            dead_lettered=0,
+            dead_letter_reasons={},
+            explained_repeats=explained,
+            repeats=len(explained),
+        )
+        recorder = Recorder(started=time.time())
+        recorder.outcomes(time.time(), Counter({"processed": 1}))
+        found = {("acct-1", "EUR"): (100 * (1 + len(explained)), 1 + len(explained))}
+        return ModeResult(
+            mode=name,
+            sent=1,
+            delivered=1,
+            redelivered=0,
+            invocations=1,
+            outcomes={"processed": 1},
+            faults={"throttled": 1, "effects_unrecorded": len(explained)},
+            redriven=0,
+            takeovers=len(explained),
+            verdict=verdict,
+            wall_seconds=1.0,
+            stage=stage_for(
+                f"{name} mode",
+                recorder,
+                [(time.time(), "throttled"), (time.time(), "effects_unrecorded")],
+                workload=workload,
+                found=found,
+                verdict=verdict,
+                facts=[],
+            ),
+        )
+
+    takeover = "acct-1/EUR: 2 applied, 1 sent (tx-1: taken over after a stall)"
+    report = CampaignReport(
+        settings={},
+        modes=[mode("atomic", []), mode("leased", [takeover])],
+        retention=RetentionResult(3600, 172800, 10, 10, 0, "refused\n- idempotency_retention"),
+        wall_seconds=2.0,
+    )
+    page = campaign_page(report)
+    assert [s.name for s in page.stages] == ["atomic mode", "leased mode", "retention check"]
+    assert page.passed and "[leased] PASS" in page.verdict
+    leased = page.stages[1]
+    assert leased.notes == [f"double explained: {takeover}"]
+    (row,) = leased.tables[0].rows
+    assert (
+        row.mismatch and row.note == "explained: 2 applied, 1 sent (tx-1: taken over after a stall)"
+    )
+    # observed boundaries are not injected faults
+    assert [name for _, name in leased.faults] == ["throttled"]
+    assert "taken over after a stall" in render_html(page)
+    assert '"stage"' not in report.to_json()
