@@ -105,13 +105,20 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser(
         "demo",
-        help="run a seeded ledger workload with faults end to end and judge it",
+        help="run both stages (orders -> ledger) with faults end to end and judge them",
         description=(
-            "Sends N transactions over M accounts (with resends, invalid and conflicting "
-            "messages), injects crashes, lost responses and throttling, runs the ledger "
-            "consumer against them and checks the ledger: every transaction applied once. "
-            "Example: python -m pipeline demo --transactions 500 --seed 3"
+            "Deploys the app's orders and ledger stacks on the local cloud and sends N orders "
+            "(re-sent, invalid, some out of stock) under every fault at both stages; each "
+            "accepted order charges its customer in the ledger. The verdict, from the data "
+            "alone: stock never negative, every accepted order charged once, every refused "
+            "one never. --ledger-only runs the ledger alone instead: M transactions with "
+            "resends, invalid and conflicting messages. "
+            "Example: python -m pipeline demo --orders 300 --seed 3"
         ),
+    )
+    demo.add_argument("--orders", type=int, default=200, help="orders for the two stages")
+    demo.add_argument(
+        "--ledger-only", action="store_true", help="the ledger alone, with --transactions"
     )
     demo.add_argument("--transactions", type=int, default=1000)
     demo.add_argument("--accounts", type=int, default=50)

@@ -31,6 +31,7 @@ import dataclasses
 import json
 import random
 import sys
+import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -45,6 +46,7 @@ from pipeline.faults import (
     inject_client_faults,
     inject_send_faults,
 )
+from pipeline.report_html import Report, Stage
 
 ORDERS, LEDGER = "orders", "ledger"
 CHARGE_PREFIX = "order:"  # orders.effect.charge_id (the harness does not import the code)
@@ -99,7 +101,7 @@ class ChainSettings:
     @classmethod
     def demo(cls) -> ChainSettings:
         """The demo's run: small enough for a minute on two cores, every fault in it."""
-        return cls(orders=300, wave_size=100, consumers=2)
+        return cls(orders=200, wave_size=100, consumers=2)
 
 
 # --- the workload --------------------------------------------------------------------------
@@ -206,6 +208,10 @@ class ChainVerdict:
     ledger_dead_letters: int
     orders_dead_letter_reasons: dict[str, int]
     problems: dict[str, list[str]] = field(default_factory=dict)
+    # For the report's tables: customer -> (expected cents, charges, found cents, charges),
+    # and SKU -> (expected stock, found stock).
+    charges: dict[str, tuple[int, int, int, int]] = field(default_factory=dict)
+    stock: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     def problem(self, kind: str, detail: str) -> None:
         self.problems.setdefault(kind, []).append(detail)
@@ -223,6 +229,8 @@ class ChainReport:
     stages: list[StageResult]
     verdict: ChainVerdict
     wall_seconds: float
+    # Each stage's timeline, for the HTML report (not in the JSON).
+    recorded: list[Stage] = field(default_factory=list, repr=False)
 
     @property
     def passed(self) -> bool:
@@ -230,6 +238,7 @@ class ChainReport:
 
     def to_json(self) -> str:
         body = asdict(self)
+        body.pop("recorded", None)
         body["verdict"]["passed"] = self.verdict.passed
         body["passed"] = self.passed
         return json.dumps(body, indent=2, sort_keys=True, default=str)
@@ -310,34 +319,43 @@ def run_chain(
                     quiet=quiet,
                 ),
             }
-            from pipeline.demo import send_wave
-
-            sent = 0
-            for wave in workload.waves:
-                send_wave(sqs, orders_out["QueueUrl"], wave)
-                sent += len(wave)
-                settle(pollers)
-                print(
-                    f"sent {sent}/{len(workload.sends)} orders; orders stage "
-                    f"{pollers[ORDERS].stats.invocations} invocations, ledger stage "
-                    f"{pollers[LEDGER].stats.invocations}",
-                    file=out,
-                    flush=True,
-                )
-            # An operator's redrive at both stages, settled with faults off.
-            for stage in (ORDERS, LEDGER):
-                active[stage][0] = FaultRates()
-                pollers[stage].faults = FaultRates()
             from pipeline.campaign import redrive
+            from pipeline.demo import send_wave
+            from pipeline.timeline import Recorder
 
-            redriven = {
-                ORDERS: redrive(sqs, orders_out["DeadLetterQueueUrl"], orders_out["QueueUrl"])
-            }
-            settle(pollers)
-            redriven[LEDGER] = redrive(
-                sqs, ledger_out["DeadLetterQueueUrl"], ledger_out["QueueUrl"]
-            )
-            settle(pollers)
+            recorders = {ORDERS: Recorder(), LEDGER: Recorder()}
+            for stage in (ORDERS, LEDGER):
+                recorders[stage].attach(pollers[stage])
+            with (
+                recorders[ORDERS].sampling_dlq(sqs, orders_out["DeadLetterQueueUrl"]),
+                recorders[LEDGER].sampling_dlq(sqs, ledger_out["DeadLetterQueueUrl"]),
+            ):
+                sent = 0
+                for wave in workload.waves:
+                    send_wave(sqs, orders_out["QueueUrl"], wave)
+                    sent += len(wave)
+                    settle(pollers)
+                    print(
+                        f"sent {sent}/{len(workload.sends)} orders; orders stage "
+                        f"{pollers[ORDERS].stats.invocations} invocations, ledger stage "
+                        f"{pollers[LEDGER].stats.invocations}",
+                        file=out,
+                        flush=True,
+                    )
+                # An operator's redrive at both stages, settled with faults off.
+                for stage in (ORDERS, LEDGER):
+                    active[stage][0] = FaultRates()
+                    pollers[stage].faults = FaultRates()
+                recorders[ORDERS].mark("redrive")
+                redriven = {
+                    ORDERS: redrive(sqs, orders_out["DeadLetterQueueUrl"], orders_out["QueueUrl"])
+                }
+                settle(pollers)
+                recorders[LEDGER].mark("redrive")
+                redriven[LEDGER] = redrive(
+                    sqs, ledger_out["DeadLetterQueueUrl"], ledger_out["QueueUrl"]
+                )
+                settle(pollers)
             print(
                 f"redrove {redriven[ORDERS]} orders and {redriven[LEDGER]} charges from the "
                 "DLQs; judging",
@@ -368,6 +386,18 @@ def run_chain(
         )
         for name in (ORDERS, LEDGER)
     ]
+    recorded = [
+        recorders[name].stage(
+            f"{name} stage",
+            faults=counts[name].events(),
+            facts=[
+                ("delivered", f"{result.delivered} in {result.invocations} invocations"),
+                ("redelivered", str(result.redelivered)),
+                ("redriven from its DLQ", str(result.redriven)),
+            ],
+        )
+        for name, result in zip((ORDERS, LEDGER), stages, strict=True)
+    ]
     return ChainReport(
         where=f"the local cloud (stacks {orders_stack} and {ledger_stack})",
         settings=asdict(settings),
@@ -375,6 +405,7 @@ def run_chain(
         stages=stages,
         verdict=verdict,
         wall_seconds=round(time.monotonic() - started, 1),
+        recorded=recorded,
     )
 
 
@@ -446,10 +477,20 @@ def stage_poller(
 
 
 def settle(pollers: dict[str, Any], rounds: int = 20) -> None:
-    """Drain the orders stage, then the ledger's, until both are empty (a redelivered order
-    may send a charge after the ledger's queue emptied)."""
+    """Drain the orders stage while the ledger's polls beside it (as two deployed mappings
+    run), then drain the ledger's; again until both are empty (a redelivered order may
+    send a charge after the ledger's queue emptied)."""
     for _ in range(rounds):
-        pollers[ORDERS].drain(deadline_seconds=600)
+        stop = threading.Event()
+        beside = threading.Thread(
+            target=pollers[LEDGER].run_until, args=(stop,), daemon=True, name="ledger-poller"
+        )
+        beside.start()
+        try:
+            pollers[ORDERS].drain(deadline_seconds=600)
+        finally:
+            stop.set()
+            beside.join()
         pollers[LEDGER].drain(deadline_seconds=600)
         if pollers[ORDERS].is_empty() and pollers[LEDGER].is_empty():
             return
@@ -528,6 +569,7 @@ def judge_chain(
         elif (row["sku"]["S"], int(row["quantity"]["N"])) != (sent.sku, sent.quantity):
             verdict.problem("order row differs from the order sent", order_id)
     for sku, initial in workload.stock.items():
+        verdict.stock[sku] = (initial - taken[sku], stock.get(sku, 0))
         if stock.get(sku, 0) < 0:
             verdict.problem("negative stock", f"{sku}: {stock[sku]}")
         if initial - stock.get(sku, 0) != taken[sku]:
@@ -559,6 +601,7 @@ def judge_chain(
     for customer in sorted(customers):
         balance, count = balances.get((customer, "EUR"), (0, 0))
         expected_balance, expected_count = want.get(customer, [0, 0])
+        verdict.charges[customer] = (expected_balance, expected_count, balance, count)
         if count > expected_count:
             verdict.problem(
                 "charged twice", f"{customer}: {count} charges, {expected_count} accepted orders"
@@ -642,6 +685,49 @@ def render_chain(report: ChainReport) -> str:
     return "\n".join(lines)
 
 
+def chain_stages(report: ChainReport) -> list[Stage]:
+    """The report's stages for the HTML page, with the oracle's tables on the last."""
+    from pipeline.timeline import comparison_table
+
+    v = report.verdict
+    stages = [replace(stage) for stage in report.recorded] or [
+        Stage(f"{result.name} stage") for result in report.stages
+    ]
+    charges = comparison_table(
+        "Charges per customer (ledger): expected against found",
+        ["customer", "expected cents", "expected charges", "found cents", "found charges"],
+        {c: (row[0], row[1]) for c, row in v.charges.items()},
+        {c: (row[2], row[3]) for c, row in v.charges.items()},
+    )
+    stock = comparison_table(
+        "Stock per SKU (orders): initial minus the accepted orders' units, against found",
+        ["SKU", "expected", "found"],
+        {sku: (row[0],) for sku, row in v.stock.items()},
+        {sku: (row[1],) for sku, row in v.stock.items()},
+    )
+    stages[0].tables.append(stock)
+    stages[-1].tables.append(charges)
+    for kind, details in v.problems.items():
+        stages[-1].notes.append(f"{kind}: {len(details)} ({', '.join(details[:3])})")
+    return stages
+
+
+def chain_verdict_line(report: ChainReport) -> str:
+    return render_chain(report).rpartition("VERDICT: ")[2].splitlines()[0]
+
+
+def chain_page(report: ChainReport) -> Report:
+    return Report(
+        title="Exactly-once across two stages: orders -> ledger",
+        subtitle=f"on {report.where}; {report.verdict.orders_sent} orders sent; wall time "
+        f"{report.wall_seconds:.1f} s",
+        passed=report.passed,
+        verdict=chain_verdict_line(report).removeprefix("PASS - ").removeprefix("FAIL").strip()
+        or "the stages do not match the orders sent (see the problems below)",
+        stages=chain_stages(report),
+    )
+
+
 def main_chain(args: Any) -> int:
     """``python -m pipeline chain``: run, print the report, write its JSON."""
     import os
@@ -659,6 +745,10 @@ def main_chain(args: Any) -> int:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(report.to_json())
         print(f"report written to {args.json}")
+    from pipeline.report_html import html_path_beside, write_html
+
+    page = write_html(chain_page(report), html_path_beside(args.json, "reports/chain.json"))
+    print(f"HTML report: {page}")
     return 0 if report.passed else 1
 
 

@@ -424,8 +424,12 @@ def render(report: DemoReport) -> str:
 
 
 def main_demo(args: Any) -> int:
-    """``python -m pipeline demo``: run, print the report, write its JSON, exit on the verdict."""
+    """``python -m pipeline demo``: the two stages (orders -> ledger) on the local cloud, or
+    with ``--ledger-only`` (or ``--in-process``) the ledger alone; print the report, write
+    its JSON and its HTML page, exit on the verdict."""
     from moto import mock_aws
+
+    from pipeline.chain import ChainSettings, chain_page, render_chain, run_chain
 
     settings = DemoSettings(
         transactions=args.transactions,
@@ -435,17 +439,29 @@ def main_demo(args: Any) -> int:
         seed=args.seed,
         faults=FaultRates() if args.no_faults else FaultRates.demo(),
     )
-    if args.in_process:
-        with mock_aws():
-            report = run_demo(settings)
+    if not (args.ledger_only or args.in_process):
+        # The default: both stages, orders -> ledger, on the local cloud.
+        chained = run_chain(
+            dataclasses.replace(
+                ChainSettings.demo(), orders=args.orders, seed=args.seed, consumers=args.concurrency
+            )
+        )
+        text, page, passed = render_chain(chained), chain_page(chained), chained.passed
+        body = chained.to_json()
     else:
-        report = run_demo_on_local_cloud(settings)
-    print(render(report))
+        if args.in_process:
+            with mock_aws():
+                report = run_demo(settings)
+        else:
+            report = run_demo_on_local_cloud(settings)
+        text, passed, body = render(report), report.verdict.passed, report.to_json()
+        page = demo_page(report, text.partition("VERDICT: ")[2])
+    print(text)
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(report.to_json())
+        Path(args.json).write_text(body)
         print(f"report written to {args.json}")
-    page = html_path_beside(args.json, "reports/demo.json")
-    write_html(demo_page(report, render(report).partition("VERDICT: ")[2]), page)
-    print(f"HTML report: {page}")
-    return 0 if report.verdict.passed else 1
+    page_path = html_path_beside(args.json, "reports/demo.json")
+    write_html(page, page_path)
+    print(f"HTML report: {page_path}")
+    return 0 if passed else 1
