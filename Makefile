@@ -67,11 +67,14 @@ typecheck: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
+# The ledger campaigns (both modes, and the retention check), then the two stages.
 campaign: $(STAMP)
 	$(BIN)/python -m pipeline campaign
+	$(BIN)/python -m pipeline chain
 
 campaign-long: $(STAMP)
 	$(BIN)/python -m pipeline campaign --long --json reports/campaign-long.json
+	$(BIN)/python -m pipeline chain --long --json reports/chain-long.json
 
 local-up: $(STAMP)
 	$(BIN)/python -m pipeline local up --port $(PORT) --stage $(STAGE)
