@@ -31,9 +31,10 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from .code import runtime_layer_code
+from .existing import read_queue, table_problems
 
 # The Powertools release whose public layer the function gets: the exact version this
 # project's runtime is tested with (the repository's functions/requirements.txt pins the same one;
@@ -349,7 +350,7 @@ class ExactlyOnceConsumer(Construct):
         runtime: lambda_.Runtime | None = None,
         powertools_version: str = DEFAULT_POWERTOOLS_VERSION,
         powertools_layer_arn: str | None = None,
-        max_receive_count: int = 5,
+        max_receive_count: int | None = None,
         batch_size: int = 10,
         max_batching_window: Duration | None = None,
         max_concurrency: int = 5,
@@ -360,6 +361,9 @@ class ExactlyOnceConsumer(Construct):
         alarm_topic: sns.ITopic | None = None,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
         deletion_protection: bool | None = None,
+        existing_queue: sqs.IQueue | None = None,
+        existing_dead_letter_queue: sqs.IQueue | None = None,
+        existing_idempotency_table: dynamodb.ITable | None = None,
     ) -> None:
         """Create the consumer; refuse unsafe or invalid settings, all listed in one message:
         ``GuaranteeViolation`` when the guarantee would not hold, else
@@ -424,6 +428,18 @@ class ExactlyOnceConsumer(Construct):
             Pass ``RemovalPolicy.DESTROY`` for data that may go with the stack.
         :param deletion_protection: on the idempotency table. Default: on, unless
             ``removal_policy`` is DESTROY (a protected table would fail the stack's deletion).
+        :param existing_queue: a source queue of your own (an ``sqs.Queue`` of this app)
+            instead of the construct's. Its retention, visibility timeout, type and redrive
+            policy (which must name a DLQ) are read and checked as the construct's own
+            would be; its DLQ becomes ``dead_letter_queue``. Do not also pass the settings
+            it carries (``source_retention``, ``visibility_timeout``, ``fifo`` differing,
+            ``max_receive_count``): change them on the queue.
+        :param existing_dead_letter_queue: a DLQ of your own for the construct's source
+            queue (or the one ``existing_queue`` redrives to); its retention and type are
+            checked. Do not also pass ``dead_letter_retention``.
+        :param existing_idempotency_table: a ``dynamodb.Table`` of your own for the records:
+            keyed by the string ``id`` alone, with time to live on ``expiration``. Its
+            removal policy and deletion protection stay yours.
         """
         super().__init__(scope, construct_id)
         architecture = architecture or lambda_.Architecture.ARM_64
@@ -431,6 +447,67 @@ class ExactlyOnceConsumer(Construct):
         if deletion_protection is None:
             deletion_protection = removal_policy != RemovalPolicy.DESTROY
         function_timeout = function_timeout or Duration.seconds(30)
+        # Resources passed in: their settings are what the guarantee is checked against.
+        problems: list[str] = []
+        brought: list[str] = []
+        if existing_queue is not None:
+            brought.append("existing_queue")
+            source = read_queue(existing_queue, "existing_queue", problems)
+            if source is not None:
+                given = {
+                    "source_retention": source_retention,
+                    "visibility_timeout": visibility_timeout,
+                    "max_receive_count": max_receive_count,
+                }
+                problems += [
+                    f"{prop} is given with existing_queue: set it on the queue you pass"
+                    for prop, value in given.items()
+                    if value is not None
+                ]
+                if source.fifo != fifo:
+                    problems.append(
+                        f"existing_queue is {'a FIFO' if source.fifo else 'a standard'} queue: "
+                        f"pass fifo={source.fifo}"
+                    )
+                source_retention = Duration.seconds(source.retention_seconds)
+                visibility_timeout = Duration.seconds(source.visibility_timeout_seconds)
+                if source.dead_letter is None:
+                    problems.append(
+                        "existing_queue has no dead-letter queue: give it dead_letter_queue="
+                        "sqs.DeadLetterQueue(queue=..., max_receive_count=5) (failed messages "
+                        "would otherwise be retried until they expire, then lost)"
+                    )
+                else:
+                    max_receive_count = int(source.dead_letter.max_receive_count)
+                    if existing_dead_letter_queue not in (None, source.dead_letter.queue):
+                        problems.append(
+                            "existing_dead_letter_queue is not the DLQ existing_queue "
+                            "redrives to: pass that one, or leave existing_dead_letter_queue out"
+                        )
+                    existing_dead_letter_queue = source.dead_letter.queue
+        if existing_dead_letter_queue is not None:
+            brought.append("existing_dead_letter_queue")
+            dead = read_queue(existing_dead_letter_queue, "existing_dead_letter_queue", problems)
+            if dead is not None:
+                if dead_letter_retention is not None:
+                    problems.append(
+                        "dead_letter_retention is given with a DLQ of your own: set "
+                        "retention_period on that queue"
+                    )
+                if dead_letter_fifo is not None and dead_letter_fifo != dead.fifo:
+                    problems.append(
+                        f"dead_letter_fifo={dead_letter_fifo}, but the DLQ you pass is "
+                        f"{'FIFO' if dead.fifo else 'standard'}: leave dead_letter_fifo out"
+                    )
+                dead_letter_fifo = dead.fifo
+                dead_letter_retention = Duration.seconds(dead.retention_seconds)
+        if existing_idempotency_table is not None:
+            brought.append("existing_idempotency_table")
+            problems += table_problems(
+                existing_idempotency_table, IDEMPOTENCY_PARTITION_KEY, IDEMPOTENCY_TTL_ATTRIBUTE
+            )
+        if max_receive_count is None:
+            max_receive_count = 5
         source_retention = source_retention or Duration.days(4)
         dead_letter_retention = dead_letter_retention or Duration.days(14)
         redelivery_margin = redelivery_margin or Duration.days(1)
@@ -453,7 +530,12 @@ class ExactlyOnceConsumer(Construct):
             visibility_timeout=visibility_timeout.to_seconds(),
             lease_max=lease_max.to_seconds(),
         )
-        problems = self.timings.violations()
+        problems += self.timings.violations()
+        if brought and problems:
+            problems.append(
+                f"values above that come from the resources you passed ({', '.join(brought)}) "
+                "are changed on those resources"
+            )
         # Settings AWS would reject: not a guarantee question, refused in the same message.
         invalid: list[str] = []
         dead_letter_fifo = fifo if dead_letter_fifo is None else dead_letter_fifo
@@ -497,8 +579,8 @@ class ExactlyOnceConsumer(Construct):
         self.service_name = service_name
         self.metrics_namespace = metrics_namespace
 
-        # --- queues -----------------------------------------------------------------
-        self.dead_letter_queue = sqs.Queue(
+        # --- queues (the ones passed in, checked above, or the construct's own) -------
+        self.dead_letter_queue: sqs.IQueue = existing_dead_letter_queue or sqs.Queue(
             self,
             "DeadLetterQueue",
             fifo=dead_letter_fifo or None,
@@ -507,7 +589,7 @@ class ExactlyOnceConsumer(Construct):
             enforce_ssl=True,
             removal_policy=removal_policy,
         )
-        self.queue = sqs.Queue(
+        self.queue: sqs.IQueue = existing_queue or sqs.Queue(
             self,
             "Queue",
             fifo=fifo or None,
@@ -522,7 +604,7 @@ class ExactlyOnceConsumer(Construct):
         )
 
         # --- idempotency table ------------------------------------------------------
-        self.idempotency_table = idempotency_table(
+        self.idempotency_table: dynamodb.ITable = existing_idempotency_table or idempotency_table(
             self,
             "IdempotencyTable",
             removal_policy=removal_policy,
@@ -760,7 +842,7 @@ class ExactlyOnceConsumer(Construct):
     def _acknowledge_rules_that_do_not_apply(self, tracing: bool) -> None:
         """cdk-nag findings (AwsSolutions, Serverless packs) that do not fit an SQS consumer,
         each acknowledged on its one resource with the reason."""
-        rules: list[tuple[Construct, str, str]] = [
+        rules: list[tuple[IConstruct, str, str]] = [
             (
                 self.dead_letter_queue,
                 "Serverless-SQSRedrivePolicy",
