@@ -720,6 +720,9 @@ def build_report(
     figures += build_refusal_figures(refusal)
     orders_row = refusal[OURS_ATOMIC]
     mixed = accounting[OURS_ATOMIC]["mixed"]
+    mixed_share = mixed["redelivered_duplicates"] / (
+        mixed["new_messages"] + mixed["redelivered_duplicates"]
+    )
     settings_dict = {**asdict(settings), "out": str(settings.out)}
     return {
         "meta": {
@@ -750,9 +753,10 @@ def build_report(
                 "delivery",
                 f"mixed rows: {mixed['new_messages']} new messages and "
                 f"{mixed['redelivered_duplicates']} redeliveries of processed ones "
-                f"({MIXED_REDELIVERY_RATE:.0%} of the stream, drawn per message, seeded) in "
-                f"{mixed['batches']} batches of {mixed['batch_size']}, "
-                f"{mixed['batches_with_a_redelivery']} of them holding at least one",
+                f"({mixed_share:.1%} of the stream; each place drawn a redelivery with "
+                f"probability {MIXED_REDELIVERY_RATE:g}, seeded) in {mixed['batches']} "
+                f"batches of {mixed['batch_size']}, {mixed['batches_with_a_redelivery']} of "
+                "them holding at least one",
                 *sensitivity_notes(throughput),
             ],
             "assumptions": assumptions(settings),
