@@ -313,8 +313,9 @@ class ExactlyOnceConsumer(Construct):
 
     Attributes: ``queue``, ``dead_letter_queue``, ``idempotency_table``, ``role``,
     ``log_group``, ``runtime_layer``, ``function``, ``event_source_mapping``, ``alarms`` (by name:
-    ``dead_letters``, ``oldest_message_age``, ``function_errors``), ``alarm_topic`` (where
-    every alarm goes), ``dashboard``, ``timings`` (the checked time settings).
+    ``dead_letters``, ``dead_letters_moved``, ``oldest_message_age``, ``function_errors``),
+    ``alarm_topic`` (where every alarm goes), ``dashboard``, ``timings`` (the checked time
+    settings).
 
     Data is kept by default: the idempotency table (RETAIN, deletion protection on), the
     queues and the log group outlive the stack unless ``removal_policy=RemovalPolicy.DESTROY``
@@ -716,6 +717,9 @@ class ExactlyOnceConsumer(Construct):
             if oldest_message_age_threshold is not None
             else self.timings.visibility_timeout * max_receive_count
         )
+        dead_letter_depth = self.dead_letter_queue.metric_approximate_number_of_messages_visible(
+            period=Duration.minutes(1), statistic="Maximum"
+        )
         self.alarms: dict[str, cloudwatch.Alarm] = {
             # Each new dead letter, once: messages sent to the DLQ in the minute (the
             # standing visible count would stay in ALARM while any dead letter is kept).
@@ -731,6 +735,28 @@ class ExactlyOnceConsumer(Construct):
                 ),
                 metric=self.dead_letter_queue.metric_number_of_messages_sent(
                     period=Duration.minutes(1), statistic="Sum"
+                ),
+                threshold=1,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ),
+            # SQS's own moves (after max_receive_count failed receives) are not in
+            # NumberOfMessagesSent, which counts SendMessage calls only: they show as the
+            # DLQ's depth growing. A minute's rise, clipped at zero (a redrive shrinks it).
+            "dead_letters_moved": cloudwatch.Alarm(
+                self,
+                "DeadLetterMoved",
+                alarm_description=(
+                    f"{service_name}: SQS moved a message to the DLQ after "
+                    f"{max_receive_count} failed receives (no reason attribute): the "
+                    "consumer keeps failing it; see the function's logs"
+                ),
+                metric=cloudwatch.MathExpression(
+                    expression="IF(DIFF(depth) > 0, DIFF(depth), 0)",
+                    using_metrics={"depth": dead_letter_depth},
+                    period=Duration.minutes(1),
+                    label="dead letters added in the minute",
                 ),
                 threshold=1,
                 evaluation_periods=1,

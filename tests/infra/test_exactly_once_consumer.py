@@ -250,7 +250,7 @@ def test_mapping_waits_for_the_role_policy(standard_consumer: Built) -> None:
 
 def test_alarms_on_dead_letters_message_age_and_function_errors(standard_consumer: Built) -> None:
     template, consumer = standard_consumer
-    template.resource_count_is("AWS::CloudWatch::Alarm", 3)
+    template.resource_count_is("AWS::CloudWatch::Alarm", 4)
     # Each new dead letter: sent to the DLQ in the last minute, not the standing count
     (dead_letters,) = template.find_resources(
         "AWS::CloudWatch::Alarm",
@@ -276,6 +276,21 @@ def test_alarms_on_dead_letters_message_age_and_function_errors(standard_consume
         "AlarmActions": None,
         "AlarmDescription": None,
     }
+    # And the ones SQS moves itself (not in NumberOfMessagesSent): the DLQ's depth rising
+    # within a minute, a fall (a redrive) clipped to zero
+    moved = consumer.alarms["dead_letters_moved"].node.default_child
+    (moved_alarm,) = [
+        a
+        for k, a in template.find_resources("AWS::CloudWatch::Alarm").items()
+        if k == Stack.of(consumer).get_logical_id(moved)
+    ]
+    expression, depth = moved_alarm["Properties"]["Metrics"]
+    assert expression["Expression"] == "IF(DIFF(depth) > 0, DIFF(depth), 0)"
+    assert depth["Id"] == "depth"
+    assert depth["MetricStat"]["Metric"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    assert depth["MetricStat"]["Metric"]["Dimensions"] == dead_letters["Properties"]["Dimensions"]
+    assert (depth["MetricStat"]["Period"], depth["MetricStat"]["Stat"]) == (60, "Maximum")
+    assert moved_alarm["Properties"]["Threshold"] == 1
     template.has_resource_properties(
         "AWS::CloudWatch::Alarm",
         # visibility timeout 180 s x 5 receives: the longest a message legitimately waits
@@ -293,7 +308,7 @@ def test_every_alarm_goes_to_the_constructs_own_topic_by_default(
     template, consumer = standard_consumer
     topic_id = logical_id(template, consumer.alarm_topic)
     alarms = template.find_resources("AWS::CloudWatch::Alarm")
-    assert len(alarms) == 3
+    assert len(alarms) == 4
     for name, alarm in alarms.items():
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic_id}], name
 
@@ -331,7 +346,7 @@ def test_a_topic_passed_in_takes_every_alarm_and_no_topic_is_made() -> None:
     template.resource_count_is("AWS::SNS::Topic", 1)
     template.resource_count_is("AWS::KMS::Key", 0)
     alarms = template.find_resources("AWS::CloudWatch::Alarm")
-    assert len(alarms) == 3
+    assert len(alarms) == 4
     for name, alarm in alarms.items():
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic_id}], name
 
@@ -353,6 +368,11 @@ def test_resources_are_exposed_as_attributes(standard_consumer: Built) -> None:
     _, consumer = standard_consumer
     assert consumer.queue is not None and consumer.dead_letter_queue is not None
     assert consumer.function.node.id == "Function"
-    assert set(consumer.alarms) == {"dead_letters", "oldest_message_age", "function_errors"}
+    assert set(consumer.alarms) == {
+        "dead_letters",
+        "dead_letters_moved",
+        "oldest_message_age",
+        "function_errors",
+    }
     assert consumer.alarm_topic is not None
     assert consumer.timings.redelivery_window == 19 * 24 * 3600
