@@ -23,7 +23,7 @@ def add(table: str, account: str, delta: int) -> dict[str, Any]:
         "Update": {
             "TableName": table,
             "Key": {"account_id": {"S": account}, "currency": {"S": "EUR"}},
-            "UpdateExpression": "ADD balance_cents :d",
+            "UpdateExpression": "ADD balance_minor :d",
             "ExpressionAttributeValues": {":d": {"N": str(delta)}},
         }
     }

@@ -90,7 +90,7 @@ def test_conflicting_payload_goes_to_the_dlq_with_its_reason(
         ("{not json", "not JSON"),
         ("[]", "not an object"),
         (json.dumps({"account_id": "a", "amount": "1.00", "currency": "EUR"}), "key missing"),
-        (json.dumps(transaction("tx-bad-amount", amount="1.001")), "amount: must be a decimal"),
+        (json.dumps(transaction("tx-bad-amount", amount="1.001")), "EUR has 2 decimal places"),
         (json.dumps(transaction("tx-bad-currency", currency="XXX")), "currency: must be an ISO"),
     ],
 )
