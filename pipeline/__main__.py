@@ -59,6 +59,7 @@ def _local_up(args: argparse.Namespace) -> int:
         region=args.region,
         stacks=args.stacks,
         context={"stage": args.stage, **context_pairs(args.context)},
+        log_dir=args.log_dir,
     )
 
 
@@ -138,6 +139,9 @@ def main(argv: list[str] | None = None) -> int:
     from pipeline.chain import add_chain_command
 
     add_chain_command(commands)
+    from pipeline.logs import add_logs_command
+
+    add_logs_command(commands)
     from pipeline.ops import register as register_operator_commands
 
     register_operator_commands(commands)
