@@ -69,18 +69,19 @@ def balance_table(workload: Workload, found: Balances, verdict: Verdict) -> Tabl
         label=_label,
         notes=notes,
     )
-    mismatches = table.mismatches
+    for row in table.rows:
+        if row.mismatch and verdict.unsettled and not row.note:
+            # Transactions SQS moved to the DLQ may be applied or not: the verdict accepts
+            # a balance that some subset of them explains.
+            row.note = "explained: within the transactions SQS moved to the DLQ"
+        row.explained = row.mismatch and row.note.startswith("explained: ")
+    mismatches, explained = table.mismatches, table.explained
     table.caption = (
-        f"{len(table.rows)} balances (in minor units: cents) and their transaction counts; "
+        f"{len(table.rows)} balances (in minor units) and their transaction counts; "
         f"{mismatches} mismatch{'es' if mismatches != 1 else ''}"
+        + (f", {explained} of them explained by the verdict" if explained else "")
         + (", listed first" if mismatches else "")
     )
-    if verdict.unsettled:
-        # Transactions SQS moved to the DLQ may be applied or not: the verdict accepts a
-        # balance that some subset of them explains.
-        for row in table.rows:
-            if row.mismatch and not row.note:
-                row.note = "within the transactions SQS moved to the DLQ (applied or not)"
     return table
 
 

@@ -45,9 +45,13 @@ WIDTH, LEFT, RIGHT = 960, 56, 12
 
 @dataclass
 class Row:
+    """A table row; a mismatch is highlighted, in amber when ``explained`` (a difference
+    the verdict accepts, with its cause in ``note``), in red otherwise."""
+
     cells: list[str]
     mismatch: bool = False
     note: str = ""
+    explained: bool = False
 
 
 @dataclass
@@ -60,6 +64,10 @@ class Table:
     @property
     def mismatches(self) -> int:
         return sum(1 for row in self.rows if row.mismatch)
+
+    @property
+    def explained(self) -> int:
+        return sum(1 for row in self.rows if row.mismatch and row.explained)
 
 
 @dataclass
@@ -309,15 +317,18 @@ def _table(table: Table) -> str:
     body = []
     for row in ordered:
         cells = "".join(f"<td>{_e(c)}</td>" for c in row.cells)
-        check = (
-            f'<td class="flag">MISMATCH{": " + _e(row.note) if row.note else ""}</td>'
-            if row.mismatch
-            else f"<td>ok{': ' + _e(row.note) if row.note else ''}</td>"
-        )
-        body.append(f'<tr class="{"mismatch" if row.mismatch else "match"}">{cells}{check}</tr>')
+        note = f": {_e(row.note)}" if row.note else ""
+        if not row.mismatch:
+            check, kind = f"<td>ok{note}</td>", "match"
+        elif row.explained:
+            check, kind = f'<td class="flag">EXPLAINED{note}</td>', "mismatch explained"
+        else:
+            check, kind = f'<td class="flag">MISMATCH{note}</td>', "mismatch"
+        body.append(f'<tr class="{kind}">{cells}{check}</tr>')
     caption = table.caption or (
         f"{len(table.rows)} rows, {table.mismatches} "
         f"mismatch{'es' if table.mismatches != 1 else ''}"
+        + (f" ({table.explained} explained)" if table.explained else "")
     )
     return (
         f'<section class="table"><h3>{_e(table.title)}</h3><div class="scroll">'
@@ -391,6 +402,8 @@ th { background: #f5f5f5; }
 tr.mismatch td { background: #ffcdd2; font-weight: 600;
   -webkit-print-color-adjust: exact; print-color-adjust: exact; }
 td.flag { color: var(--fail); }
+tr.mismatch.explained td { background: #ffe0b2; }
+tr.explained td.flag { color: #8a4b00; }
 ul.notes li { margin: 0.2rem 0; word-break: break-word; }
 footer { color: var(--muted); font-size: 0.85rem; margin-top: 2rem; }
 .chartbox { overflow-x: auto; }

@@ -66,6 +66,19 @@ def test_mismatches_are_flagged_in_text_and_listed_first() -> None:
     assert "2 rows, 1 mismatch" in page
 
 
+def test_an_explained_difference_is_told_apart_from_a_mismatch() -> None:
+    rows = [
+        Row(["a", "1", "2"], mismatch=True, note="a lease takeover", explained=True),
+        Row(["b", "1", "0"], mismatch=True, note="lost"),
+    ]
+    page = render_html(
+        Report("Run", False, "", [_stage(tables=[Table("t", ["k", "e", "f"], rows)])])
+    )
+    assert '<tr class="mismatch explained">' in page and "EXPLAINED: a lease takeover" in page
+    assert '<tr class="mismatch">' in page and "MISMATCH: lost" in page
+    assert "2 rows, 2 mismatches (1 explained)" in page
+
+
 def test_text_is_escaped() -> None:
     page = render_html(Report("<b>x</b>", False, "a < b & c", [_stage(name="<script>")]))
     assert "<b>x</b>" not in page and "&lt;script&gt;" in page and "a &lt; b &amp; c" in page
@@ -186,9 +199,8 @@ def test_the_campaign_page_has_a_stage_per_mode_with_its_explained_doubles() -> 
     leased = page.stages[1]
     assert leased.notes == [f"double explained: {takeover}"]
     (row,) = leased.tables[0].rows
-    assert (
-        row.mismatch and row.note == "explained: 2 applied, 1 sent (tx-1: taken over after a stall)"
-    )
+    assert row.mismatch and row.explained
+    assert row.note == "explained: 2 applied, 1 sent (tx-1: taken over after a stall)"
     # observed boundaries are not injected faults
     assert [name for _, name in leased.faults] == ["throttled"]
     assert "taken over after a stall" in render_html(page)
