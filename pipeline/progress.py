@@ -48,7 +48,7 @@ class ProgressBar:
         self._last = float("-inf")
         self._done = 0
         self._note = ""
-        self._shown = False
+        self._shown_done = -1  # how much the last line shown said was done
         self._lock = threading.Lock()
 
     @property
@@ -71,6 +71,7 @@ class ProgressBar:
         if now - self._last >= (0.1 if self.tty else self.every):
             self._last = now
             self._show(now)
+            self._shown_done = done
 
     def line(self, now: float | None = None) -> str:
         """What the bar says now."""
@@ -96,15 +97,16 @@ class ProgressBar:
         return " ".join(parts)
 
     def _show(self, now: float) -> None:
-        self._shown = True
+        line = self.line(now)
         if self.tty:
-            print("\r\x1b[2K" + self.line(now), end="", file=self.out, flush=True)
+            print("\r\x1b[2K" + line, end="", file=self.out, flush=True)
         else:
-            print(self.line(now), file=self.out, flush=True)
+            print(line, file=self.out, flush=True)
 
     def close(self) -> None:
-        """The final state, and the line ended."""
+        """The final state (unless the last line said it already), and the line ended."""
         with self._lock:
-            self._show(self._clock())
+            if self.tty or self._done != self._shown_done:
+                self._show(self._clock())
             if self.tty:
                 print(file=self.out, flush=True)

@@ -53,3 +53,12 @@ def test_without_a_total_it_counts_and_gives_the_rate() -> None:
     clock.now += 4
     bar.advance(20)
     assert bar.line() == "20 messages 5.0/s in 0:04"
+
+
+def test_the_end_is_not_said_twice() -> None:
+    out, clock = io.StringIO(), Clock()
+    bar = ProgressBar(10, out, tty=False, every=5.0, clock=clock)
+    clock.now += 6
+    bar.update(10)
+    bar.close()
+    assert len(out.getvalue().splitlines()) == 1
