@@ -12,7 +12,8 @@ A log is a text file, one line per line the function wrote: ``TIMESTAMP<TAB>LINE
 (UTC, milliseconds), with Lambda's ``START``, ``END`` and ``REPORT`` lines around each
 invocation. The files live in ``log_dir()``: ``$EXACTLY_ONCE_LOCAL_LOG_DIR``, or
 ``.local-cloud/logs`` under the current folder; ``<function name>.log`` each. A process
-starts each function's log afresh the first time it opens it.
+starts each function's log afresh the first time it opens it (again after ``close()``,
+which a local cloud's ``stop()`` does).
 
 ``read_entries`` and ``metric_totals`` read them back: the lines, and the sums of the
 EMF metrics (per metric name) that the functions printed.
@@ -161,11 +162,13 @@ class FunctionLog:
         text = "".join(f"{stamp}\t{line}\n" for line in lines if line.strip())
         if text:
             with self._lock:
-                self._file.write(text)
+                if not self._file.closed:  # a straggler after the cloud stopped: dropped
+                    self._file.write(text)
 
     def flush(self) -> None:
         with self._lock:
-            self._file.flush()
+            if not self._file.closed:
+                self._file.flush()
 
     @contextmanager
     def capture(self) -> Iterator[None]:
@@ -200,8 +203,12 @@ class FunctionLog:
             self.flush()
 
     def close(self) -> None:
+        """Close the file and forget it: the next ``function_log`` for it starts afresh."""
         with self._lock:
             self._file.close()
+        with _LOGS_LOCK:
+            if _logs.get(self.path) is self:
+                del _logs[self.path]
 
 
 def function_log(function_name: str, directory: Path | str | None = None) -> FunctionLog:

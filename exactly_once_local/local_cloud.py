@@ -239,7 +239,8 @@ class LocalCloud:
         return False
 
     def stop(self) -> None:
-        """Stop the pollers (after their current batch), the server; restore os.environ.
+        """Stop the pollers (after their current batch), the server; restore os.environ;
+        close the functions' log files.
 
         Also forgets everything the server held: moto's backends live in this process,
         not in the server, and would make the next local cloud's stack "already exist".
@@ -249,6 +250,8 @@ class LocalCloud:
         self._stop.set()
         for thread in self._threads:
             thread.join()
+        for log in {id(c.log): c.log for c in self.consumers if c.log is not None}.values():
+            log.close()
         self._resources.close()
         moto_api_backend.reset()
 
