@@ -41,6 +41,9 @@ class Add:
 
     ``within``: bounds (low, high) an attribute must stay within after the add; the add is
     refused with ``refusal`` rather than leave them (a balance kept to 64 bits).
+    ``initial``: attributes written when the item is created and never changed after (a
+    unit, a currency's exponent): ``SET name = if_not_exists(name, value)``. Where several
+    messages add to one item, the first one's value stands.
     """
 
     table: str
@@ -48,11 +51,15 @@ class Add:
     amounts: Mapping[str, Number]
     within: Mapping[str, tuple[Number, Number]] = field(default_factory=dict)
     refusal: str = ""
+    initial: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         unbounded = sorted(set(self.within) - set(self.amounts))
         if unbounded:
             raise ValueError(f"Add.within names attributes it does not add to: {unbounded}")
+        both = sorted(set(self.initial) & set(self.amounts))
+        if both:
+            raise ValueError(f"Add.initial names attributes it adds to: {both}")
 
 
 @dataclass(frozen=True)
@@ -121,6 +128,7 @@ class _Counter:
     needed: dict[str, Number] = field(default_factory=dict)  # attribute -> total taken
     lowered: dict[str, Number] = field(default_factory=dict)  # attribute -> negative adds
     bounds: dict[str, tuple[Number, Number]] = field(default_factory=dict)
+    initial: dict[str, Any] = field(default_factory=dict)
     sources: list[int] = field(default_factory=list)
     refusals: dict[int, str] = field(default_factory=dict)
 
@@ -128,6 +136,8 @@ class _Counter:
         if source not in self.sources:
             self.sources.append(source)
         if isinstance(write, Add):
+            for name, value in write.initial.items():
+                self.initial.setdefault(name, value)
             for name, amount in write.amounts.items():
                 self.deltas[name] = self.deltas.get(name, 0) + amount
                 if amount < 0:
@@ -151,10 +161,18 @@ class _Counter:
             names[f"#a{index}"] = name
             values[f":a{index}"] = attribute_value(delta)
             adds.append(f"#a{index} :a{index}")
+        expression = "ADD " + ", ".join(adds)
+        sets = []
+        for index, (name, value) in enumerate(self.initial.items()):
+            names[f"#s{index}"] = name
+            values[f":s{index}"] = attribute_value(value)
+            sets.append(f"#s{index} = if_not_exists(#s{index}, :s{index})")
+        if sets:
+            expression += " SET " + ", ".join(sets)
         update: dict[str, Any] = {
             "TableName": self.table,
             "Key": self.key,
-            "UpdateExpression": "ADD " + ", ".join(adds),
+            "UpdateExpression": expression,
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": values,
         }

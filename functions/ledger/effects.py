@@ -7,11 +7,9 @@ together. Each item holds:
 - ``balance_minor``: the balance as an integer count of the currency's minor units (ISO
   4217: 1050 is 10.50 EUR, 100 is 100 JPY, 1005 is 1.005 KWD; the places per currency are
   ``ledger.currencies.MINOR_UNITS``), kept within the signed 64-bit range;
+- ``minor_unit_exponent``: the currency's places (``MINOR_UNITS``), written with the
+  first transaction and never changed: the balance is ``balance_minor`` x 10^-exponent;
 - ``transaction_count``: how many transactions were applied to it.
-
-The minor unit exponent is the currency's (the sort key's), read from ``MINOR_UNITS``; it
-is not written beside the balance, because ``Add`` (the only write merged per item within
-a batch) adds numbers and cannot set a constant attribute.
 """
 
 from __future__ import annotations
@@ -22,24 +20,30 @@ from botocore.exceptions import ClientError
 
 from exactly_once import Add, Refused, Write
 
+from .currencies import MINOR_UNITS
 from .model import MAX_MINOR, MIN_MINOR, LedgerTransaction, parse_transaction
 
 ACCOUNT_ID = "account_id"
 CURRENCY = "currency"
 BALANCE = "balance_minor"
+EXPONENT = "minor_unit_exponent"
 TRANSACTIONS = "transaction_count"
 
 BALANCE_BOUND_REFUSAL = "the balance would leave the signed 64-bit range of its minor units"
-_ADD = "ADD #balance :delta, #count :count"
-_NAMES = {"#balance": BALANCE, "#count": TRANSACTIONS}
+_ADD = "ADD #balance :delta, #count :count SET #exponent = if_not_exists(#exponent, :exponent)"
+_NAMES = {"#balance": BALANCE, "#count": TRANSACTIONS, "#exponent": EXPONENT}
 
 
 def _key(account_id: str, currency: str) -> dict[str, dict[str, str]]:
     return {ACCOUNT_ID: {"S": account_id}, CURRENCY: {"S": currency}}
 
 
-def _values(delta: int, count: int) -> dict[str, dict[str, str]]:
-    return {":delta": {"N": str(delta)}, ":count": {"N": str(count)}}
+def _values(delta: int, count: int, currency: str) -> dict[str, dict[str, str]]:
+    return {
+        ":delta": {"N": str(delta)},
+        ":count": {"N": str(count)},
+        ":exponent": {"N": str(MINOR_UNITS[currency])},
+    }
 
 
 def payload_of(message: LedgerTransaction) -> dict[str, Any]:
@@ -74,6 +78,7 @@ class LedgerAtomicEffect:
                 {BALANCE: message.amount_minor, TRANSACTIONS: 1},
                 within={BALANCE: (MIN_MINOR, MAX_MINOR)},
                 refusal=BALANCE_BOUND_REFUSAL,
+                initial={EXPONENT: MINOR_UNITS[message.currency]},
             )
         ]
 
@@ -109,7 +114,7 @@ class LedgerLeasedEffect:
                 ),
                 ExpressionAttributeNames=_NAMES,
                 ExpressionAttributeValues={
-                    **_values(delta, 1),
+                    **_values(delta, 1, message.currency),
                     ":low": {"N": str(MIN_MINOR - delta)},
                     ":high": {"N": str(MAX_MINOR - delta)},
                 },

@@ -72,6 +72,9 @@ def test_balances_are_stored_in_each_currencys_minor_units(
     stored = {currency: item["balance_minor"]["N"] for (_, currency), item in items.items()}
     assert stored == {"JPY": "99", "EUR": "1050", "KWD": "3005", "CLF": "1", "VED": "310"}
     assert {c: MINOR_UNITS[c] for c in stored} == {"JPY": 0, "EUR": 2, "KWD": 3, "CLF": 4, "VED": 2}
+    # AND the exponent beside each balance, written once with its first transaction
+    exponents = {c: item["minor_unit_exponent"]["N"] for (_, c), item in items.items()}
+    assert exponents == {"JPY": "0", "EUR": "2", "KWD": "3", "CLF": "4", "VED": "2"}
     assert items[("acct-1", "KWD")]["transaction_count"]["N"] == "2"
     # AND the one reader of the storage format reads the same (minor units, count)
     assert ledger_balances(resources.dynamodb, resources.ledger_table)[("acct-1", "JPY")] == (
@@ -133,3 +136,7 @@ def test_leased_mode_stores_minor_units_too(leased_ledger: LedgerHarness) -> Non
     resources = leased_ledger.resources
     assert resources.balance("acct-3", "JPY") == 250
     assert resources.balance("acct-3", "KWD") == 250
+    # AND the exponent beside each, as in atomic mode
+    items = _items(resources)
+    assert items[("acct-3", "JPY")]["minor_unit_exponent"] == {"N": "0"}
+    assert items[("acct-3", "KWD")]["minor_unit_exponent"] == {"N": "3"}

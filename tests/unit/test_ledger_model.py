@@ -116,10 +116,14 @@ def test_one_update_per_balance_even_with_several_transactions() -> None:
     by_currency = {p.item["Update"]["Key"]["currency"]["S"]: p for p in planned}
     assert len(planned) == 2
     eur = by_currency["EUR"].item["Update"]
-    assert eur["UpdateExpression"] == "ADD #a0 :a0, #a1 :a1"
-    assert eur["ExpressionAttributeNames"] == {"#a0": "balance_minor", "#a1": "transaction_count"}
+    assert eur["UpdateExpression"] == "ADD #a0 :a0, #a1 :a1 SET #s0 = if_not_exists(#s0, :s0)"
+    assert eur["ExpressionAttributeNames"] == {
+        "#a0": "balance_minor",
+        "#a1": "transaction_count",
+        "#s0": "minor_unit_exponent",
+    }
     values = eur["ExpressionAttributeValues"]
-    assert (values[":a0"], values[":a1"]) == ({"N": "300"}, {"N": "2"})
+    assert (values[":a0"], values[":a1"], values[":s0"]) == ({"N": "300"}, {"N": "2"}, {"N": "2"})
     # AND the balance stays within 64 bits after the update
     assert eur["ConditionExpression"] == "(attribute_not_exists(#a0) OR #a0 BETWEEN :l0 AND :h0)"
     assert values[":h0"] == {"N": str(MAX_MINOR - 300)}

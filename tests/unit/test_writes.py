@@ -56,3 +56,24 @@ def test_a_negative_take_and_a_float_are_refused_at_once() -> None:
         Take("inv", {"sku": "a"}, "stock", -1)
     with pytest.raises(TypeError):
         plan([[Add("inv", {"sku": "a"}, {"stock": 1.5})]])  # type: ignore[dict-item]
+
+
+def test_initial_attributes_are_set_once_the_first_message_value_standing() -> None:
+    # GIVEN two adds to one balance, each naming the currency's exponent
+    planned = plan(
+        [
+            [Add("ledger", {"id": "a"}, {"balance": 5}, initial={"exponent": 2})],
+            [Add("ledger", {"id": "a"}, {"balance": -3}, initial={"exponent": 3})],
+        ]
+    )
+    # THEN one update: the sum added, the exponent set only if absent, the first's value
+    [update] = (p.item["Update"] for p in planned)
+    assert update["UpdateExpression"] == "ADD #a0 :a0 SET #s0 = if_not_exists(#s0, :s0)"
+    assert update["ExpressionAttributeNames"] == {"#a0": "balance", "#s0": "exponent"}
+    assert update["ExpressionAttributeValues"][":a0"] == {"N": "2"}
+    assert update["ExpressionAttributeValues"][":s0"] == {"N": "2"}
+
+
+def test_an_attribute_both_added_and_initial_is_refused_at_once() -> None:
+    with pytest.raises(ValueError, match="initial names attributes it adds to"):
+        Add("ledger", {"id": "a"}, {"balance": 1}, initial={"balance": 0})
