@@ -411,4 +411,3 @@ def test_the_role_grants_exactly_what_the_orders_consumer_and_its_poller_call(
     assert '"EXACTLY_ONCE_MODE": "atomic"' in json.dumps(orders_dev_stack.template)
     unused = dynamodb_and_sqs - recorder.calls - POLLER
     assert not unused, f"granted but never called: {sorted(unused)}"
-
