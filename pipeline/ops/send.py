@@ -23,6 +23,7 @@ from typing import Any, TextIO
 
 from pipeline.ops.errors import BadInput, ExitCode, OpsError
 from pipeline.ops.targets import Target
+from pipeline.progress import ProgressBar
 
 BATCH = 10  # SendMessageBatch's limit
 ATTEMPTS = 5  # per entry that SQS reports failed (not the SDK's own retries)
@@ -122,29 +123,6 @@ def batch_entry(outgoing: Outgoing, entry_id: str, fifo: bool) -> dict[str, Any]
     return entry
 
 
-class ProgressBar:
-    """A self-rewriting bar on a terminal; silent otherwise (the summary line says it all)."""
-
-    WIDTH = 30
-
-    def __init__(self, total: int, out: TextIO) -> None:
-        self.total = total
-        self.done = 0
-        self.out = out
-        self.enabled = out.isatty() and total > 0
-
-    def advance(self, count: int) -> None:
-        self.done += count
-        if self.enabled:
-            filled = self.WIDTH * self.done // self.total
-            bar = "#" * filled + "-" * (self.WIDTH - filled)
-            print(f"\r[{bar}] {self.done}/{self.total}", end="", file=self.out, flush=True)
-
-    def close(self) -> None:
-        if self.enabled:
-            print(file=self.out, flush=True)
-
-
 @dataclass
 class SendResult:
     sent: list[tuple[Outgoing, str]]  # with the message id SQS gave it
@@ -232,7 +210,7 @@ def run_send(args: argparse.Namespace) -> int:
     else:
         messages = generated(args.count, args.accounts, args.duplicate_rate, args.seed)
     fifo = queue_url.endswith(".fifo")
-    progress = ProgressBar(len(messages), sys.stderr)
+    progress = ProgressBar(len(messages), sys.stderr, label="sent", unit="messages")
     log_path = Path(args.sent_log)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("a", encoding="utf-8") as sent_log:
