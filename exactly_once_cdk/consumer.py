@@ -308,6 +308,13 @@ def _refusal(path: str, violations: list[str], invalid: list[str]) -> InvalidCon
     return GuaranteeViolation(message) if violations else InvalidConsumerSettings(message)
 
 
+def _grant_queue_key(queue: sqs.IQueue, role: iam.IRole, *actions: str) -> None:
+    """Let ``role`` use the KMS key ``queue`` is encrypted with, if it has one of its own
+    (what SendMessage and ReceiveMessage need on such a queue; AWS documents these)."""
+    if queue.encryption_master_key is not None:
+        queue.encryption_master_key.grant(role, *actions)
+
+
 class ExactlyOnceConsumer(Construct):
     """A source queue, its DLQ, an idempotency table and the consumer function, wired.
 
@@ -686,6 +693,10 @@ class ExactlyOnceConsumer(Construct):
         self.idempotency_table.grant(self.role, *RECORD_ACTIONS[mode])
         # Conflicting, invalid and refused messages are moved by hand (SendMessageBatch).
         self.dead_letter_queue.grant(self.role, "sqs:SendMessage")
+        # A queue of your own under a KMS key of its own: sending needs the key too (the
+        # construct's queues use SQS-managed keys, which need no grant).
+        _grant_queue_key(self.dead_letter_queue, self.role, "kms:GenerateDataKey", "kms:Decrypt")
+        _grant_queue_key(self.queue, self.role, "kms:Decrypt")
         # What the event source mapping's poller does on the function's behalf: the
         # three actions AWS documents for an SQS trigger (AWSLambdaSQSQueueExecutionRole).
         # Failed messages come back by their visibility timeout, so no
@@ -748,18 +759,22 @@ class ExactlyOnceConsumer(Construct):
                 self,
                 "DeadLetterMoved",
                 alarm_description=(
-                    f"{service_name}: SQS moved a message to the DLQ after "
-                    f"{max_receive_count} failed receives (no reason attribute): the "
-                    "consumer keeps failing it; see the function's logs"
+                    f"{service_name}: the DLQ grew. A message without an exactly_once.reason "
+                    f"attribute was moved there by SQS after {max_receive_count} failed "
+                    "receives (the consumer keeps failing it: see the function's logs); one "
+                    "with a reason was dead-lettered by the consumer"
                 ),
+                # FILL: an idle DLQ publishes no depth; the first dead letter after a quiet
+                # spell must still show as a rise from zero.
                 metric=cloudwatch.MathExpression(
-                    expression="IF(DIFF(depth) > 0, DIFF(depth), 0)",
+                    expression="IF(DIFF(FILL(depth, 0)) > 0, DIFF(FILL(depth, 0)), 0)",
                     using_metrics={"depth": dead_letter_depth},
                     period=Duration.minutes(1),
                     label="dead letters added in the minute",
                 ),
                 threshold=1,
-                evaluation_periods=1,
+                evaluation_periods=2,
+                datapoints_to_alarm=1,
                 comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             ),
@@ -928,13 +943,15 @@ class ExactlyOnceConsumer(Construct):
                     f"redelivery window ({_human(downstream.timings.redelivery_window)}) = "
                     f"{_human(needed)}: raise the next stage's idempotency_retention to at "
                     f"least {_number(needed)} s (Duration.days({math.ceil(needed / 86400)})), "
-                    "or shorten this stage's (a late duplicate here would re-send a message "
-                    "the next stage has forgotten, and it would be applied twice)"
+                    "or shorten this stage's queue retentions and its idempotency_retention "
+                    "with them (a late duplicate here would re-send a message the next stage "
+                    "has forgotten, and it would be applied twice)"
                 )
             queue: sqs.IQueue = downstream.queue
         else:
             queue = downstream
         queue.grant(self.role, "sqs:SendMessage")
+        _grant_queue_key(queue, self.role, "kms:GenerateDataKey", "kms:Decrypt")
         if environment_variable is not None:
             self.function.add_environment(environment_variable, queue.queue_url)
         return queue

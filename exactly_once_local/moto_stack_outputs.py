@@ -28,14 +28,22 @@ def stack_output(account_id: str, region: str, stack_name: str, output_name: str
     from moto.cloudformation.models import cloudformation_backends
 
     backend = cloudformation_backends[account_id][region]
-    for stack in backend.stacks.values():
-        if stack.name != stack_name or stack.status.startswith("DELETE"):
-            continue
+    # A stack that was created (or updated), not one rolled back or being deleted.
+    live = [
+        stack
+        for stack in backend.stacks.values()
+        if stack.name == stack_name
+        and stack.status.endswith("_COMPLETE")
+        and "ROLLBACK" not in stack.status
+        and not stack.status.startswith("DELETE")
+    ]
+    if not live:
+        raise StackOutputNotFound(f"no stack {stack_name} in {region} to read {output_name} from")
+    for stack in live:
         for output in stack.outputs or []:
             if output["OutputKey"] == output_name:
                 return str(output["OutputValue"])
-        raise StackOutputNotFound(f"stack {stack_name} has no output {output_name}")
-    raise StackOutputNotFound(f"no stack {stack_name} in {region} to read {output_name} from")
+    raise StackOutputNotFound(f"stack {stack_name} has no output {output_name}")
 
 
 def _clean_json(resource_json: Any, resources_map: Any) -> Any:

@@ -566,7 +566,7 @@ def judge_chain(
         sent = originals.get(order_id)
         if sent is None:
             verdict.problem("unknown order accepted", order_id)
-        elif (row["sku"]["S"], int(row["quantity"]["N"])) != (sent.sku, sent.quantity):
+        elif _row_of(row) != (sent.sku, sent.quantity, sent.customer_id, sent.charge_cents):
             verdict.problem("order row differs from the order sent", order_id)
     for sku, initial in workload.stock.items():
         verdict.stock[sku] = (initial - taken[sku], stock.get(sku, 0))
@@ -624,6 +624,16 @@ def judge_chain(
     for body, reason in ledger_dead:
         verdict.problem("charge in the ledger's DLQ", f"{reason[:80]}: {body[:80]}")
     return verdict
+
+
+def _row_of(row: dict[str, Any]) -> tuple[str, int, str | None, int]:
+    """An order row as (sku, quantity, customer, charge in cents)."""
+    return (
+        row["sku"]["S"],
+        int(row["quantity"]["N"]),
+        row.get("customer_id", {}).get("S"),
+        int(row.get("charge_cents", {}).get("N", "0")),
+    )
 
 
 def _order_id(body: str) -> str | None:
@@ -690,9 +700,10 @@ def chain_stages(report: ChainReport) -> list[Stage]:
     from pipeline.timeline import comparison_table
 
     v = report.verdict
-    stages = [replace(stage) for stage in report.recorded] or [
-        Stage(f"{result.name} stage") for result in report.stages
-    ]
+    stages = [
+        replace(stage, tables=list(stage.tables), notes=list(stage.notes))
+        for stage in report.recorded
+    ] or [Stage(f"{result.name} stage") for result in report.stages]
     charges = comparison_table(
         "Charges per customer (ledger): expected against found",
         ["customer", "expected cents", "expected charges", "found cents", "found charges"],

@@ -434,18 +434,28 @@ def main_demo(args: Any) -> int:
     settings = DemoSettings(
         transactions=args.transactions,
         accounts=args.accounts,
-        duplicate_rate=args.duplicate_rate,
+        duplicate_rate=(
+            DemoSettings.duplicate_rate if args.duplicate_rate is None else args.duplicate_rate
+        ),
         concurrency=args.concurrency,
         seed=args.seed,
         faults=FaultRates() if args.no_faults else FaultRates.demo(),
     )
     if not (args.ledger_only or args.in_process):
         # The default: both stages, orders -> ledger, on the local cloud.
-        chained = run_chain(
-            dataclasses.replace(
-                ChainSettings.demo(), orders=args.orders, seed=args.seed, consumers=args.concurrency
-            )
+        chain_settings = dataclasses.replace(
+            ChainSettings.demo(),
+            orders=args.orders,
+            seed=args.seed,
+            consumers=args.concurrency,
         )
+        if args.duplicate_rate is not None:
+            chain_settings = dataclasses.replace(chain_settings, duplicate_rate=args.duplicate_rate)
+        if args.no_faults:
+            chain_settings = dataclasses.replace(
+                chain_settings, orders_faults=FaultRates(), ledger_faults=FaultRates()
+            )
+        chained = run_chain(chain_settings)
         text, page, passed = render_chain(chained), chain_page(chained), chained.passed
         body = chained.to_json()
     else:

@@ -35,19 +35,25 @@ class Verdict:
         return not (self.wrong_balances or self.applied_twice or self.lost)
 
 
+# Received dead letters stay in flight this long (SQS's maximum, 12 hours): a drain that
+# outlasts a shorter one would meet its first messages again and never end.
+DRAIN_VISIBILITY_SECONDS = 43_200
+
+
 def drain_dead_letters(sqs: Any, dlq_url: str) -> list[dict[str, Any]]:
-    """Every DLQ message with its attributes (received and left in flight for 60 s)."""
-    messages: list[dict[str, Any]] = []
+    """Every DLQ message with its attributes, each once (received and left in flight)."""
+    messages: dict[str, dict[str, Any]] = {}
     while True:
         batch = sqs.receive_message(
             QueueUrl=dlq_url,
             MaxNumberOfMessages=10,
             MessageAttributeNames=["All"],
-            VisibilityTimeout=60,
+            VisibilityTimeout=DRAIN_VISIBILITY_SECONDS,
         ).get("Messages", [])
-        if not batch:
-            return messages
-        messages.extend(batch)
+        new = [m for m in batch if m["MessageId"] not in messages]
+        if not new:
+            return list(messages.values())
+        messages.update((m["MessageId"], m) for m in new)
 
 
 def reason_category(reason: str) -> str:

@@ -60,6 +60,9 @@ class Add:
         both = sorted(set(self.initial) & set(self.amounts))
         if both:
             raise ValueError(f"Add.initial names attributes it adds to: {both}")
+        keys = sorted(set(self.initial) & set(self.key))
+        if keys:
+            raise ValueError(f"Add.initial names key attributes: {keys}")
 
 
 @dataclass(frozen=True)

@@ -83,6 +83,17 @@ class OrdersEffect:
         """The order's charge, for the ledger (sent once committed, and on duplicates)."""
         if self.charges_queue_url is None:
             return []
+        if self.charges_queue_url.endswith(".fifo"):
+            # A FIFO ledger: one group per customer keeps each customer's charges in order;
+            # the deduplication id is the charge's own key, derived from the order alone.
+            return [
+                Downstream(
+                    self.charges_queue_url,
+                    charge_of(order),
+                    group_id=order.customer_id,
+                    deduplication_id=charge_id(order.order_id),
+                )
+            ]
         return [Downstream(self.charges_queue_url, charge_of(order))]
 
     def writes(self, order: Order) -> list[Write]:

@@ -66,6 +66,8 @@ class Chain:
                 "order_id": {"S": str(sent.order_id)},
                 "sku": {"S": "sku-1"},
                 "quantity": {"N": str(sent.quantity)},
+                "customer_id": {"S": "c-1"},
+                "charge_cents": {"N": str(sent.charge_cents)},
             },
         )
         self.stock(stock_left)
@@ -176,3 +178,45 @@ def test_a_refusal_with_stock_enough_fails(chain: Chain) -> None:
     chain.refuse(chain.a)
     chain.refuse(chain.b)
     assert "refused with stock left" in chain.problems()
+
+
+def test_a_charge_of_the_wrong_amount_fails(chain: Chain) -> None:
+    chain.accept(chain.a, stock_left=2)
+    chain.refuse(chain.b)
+    chain.charge(chain.a)
+    chain.dynamodb.update_item(
+        TableName=chain.ledger_out["LedgerTableName"],
+        Key={"account_id": {"S": "c-1"}, "currency": {"S": "EUR"}},
+        UpdateExpression="ADD balance_minor :b",
+        ExpressionAttributeValues={":b": {"N": "-1"}},
+    )
+    assert list(chain.problems()) == ["wrong balance"]
+
+
+def test_a_charge_left_in_the_ledgers_dlq_fails(chain: Chain) -> None:
+    chain.accept(chain.a, stock_left=2)
+    chain.refuse(chain.b)
+    chain.charge(chain.a)
+    chain.sqs.send_message(QueueUrl=chain.ledger_out["DeadLetterQueueUrl"], MessageBody="{}")
+    assert list(chain.problems()) == ["charge in the ledger's DLQ"]
+
+
+def test_an_invalid_order_missing_from_the_dlq_fails(chain: Chain) -> None:
+    chain.workload.waves[0].append(OrderSent("not json", "invalid"))
+    chain.accept(chain.a, stock_left=2)
+    chain.refuse(chain.b)
+    chain.charge(chain.a)
+    assert list(chain.problems()) == ["invalid orders missing from the DLQ"]
+
+
+def test_an_order_row_unlike_the_order_sent_fails(chain: Chain) -> None:
+    chain.accept(chain.a, stock_left=2)
+    chain.refuse(chain.b)
+    chain.charge(chain.a)
+    chain.dynamodb.update_item(
+        TableName=chain.orders_out["OrdersTableName"],
+        Key={"order_id": {"S": "o-a"}},
+        UpdateExpression="SET quantity = :q",
+        ExpressionAttributeValues={":q": {"N": "1"}},
+    )
+    assert "order row differs from the order sent" in chain.problems()

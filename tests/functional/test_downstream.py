@@ -201,3 +201,21 @@ def test_downstream_batches_stay_within_sqs_total_size() -> None:
         # THEN they go in batches that fit, and all six arrive
         assert response == {"batchItemFailures": []}
         assert len(sent_to(ledger)) == 6
+
+
+def test_charges_to_a_fifo_ledger_carry_a_group_and_the_charge_key_as_deduplication_id() -> None:
+    from orders.effect import charge_of
+    from orders.model import parse_order
+
+    effect = OrdersEffect(
+        inventory_table="inventory",
+        orders_table="orders",
+        charges_queue_url="https://sqs.eu-west-1.amazonaws.com/1/ledger.fifo",
+    )
+    placed = parse_order(order("o-1", 2), priced=True)
+    [charge] = effect.downstream(placed)
+    assert charge.group_id == "customer-1"
+    assert charge.deduplication_id == "order:o-1"
+    assert charge.body == charge_of(placed)
+    # the same order makes the same message, every time
+    assert effect.downstream(placed) == [charge]

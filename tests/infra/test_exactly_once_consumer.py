@@ -285,7 +285,10 @@ def test_alarms_on_dead_letters_message_age_and_function_errors(standard_consume
         if k == Stack.of(consumer).get_logical_id(moved)
     ]
     expression, depth = moved_alarm["Properties"]["Metrics"]
-    assert expression["Expression"] == "IF(DIFF(depth) > 0, DIFF(depth), 0)"
+    assert expression["Expression"] == "IF(DIFF(FILL(depth, 0)) > 0, DIFF(FILL(depth, 0)), 0)"
+    # (an idle DLQ publishes nothing: the first dead letter counts as a rise from zero)
+    assert moved_alarm["Properties"]["EvaluationPeriods"] == 2
+    assert moved_alarm["Properties"]["DatapointsToAlarm"] == 1
     assert depth["Id"] == "depth"
     assert depth["MetricStat"]["Metric"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
     assert depth["MetricStat"]["Metric"]["Dimensions"] == dead_letters["Properties"]["Dimensions"]

@@ -159,3 +159,41 @@ def test_a_dead_letter_queue_of_your_own_is_checked_against_the_source() -> None
     assert consumer.dead_letter_queue is dead
     template = Template.from_stack(stack)
     template.resource_count_is("AWS::SQS::Queue", 2)
+
+
+def test_queues_of_your_own_under_a_kms_key_get_the_key_grants_sending_needs() -> None:
+    from aws_cdk import aws_kms as kms
+
+    stack = Stack(App(), "Mine")
+    key = kms.Key(stack, "QueueKey", enable_key_rotation=True)
+    dead = sqs.Queue(
+        stack,
+        "Dlq",
+        retention_period=Duration.days(14),
+        encryption=sqs.QueueEncryption.KMS,
+        encryption_master_key=key,
+    )
+    source = sqs.Queue(
+        stack,
+        "Source",
+        visibility_timeout=Duration.seconds(180),
+        encryption=sqs.QueueEncryption.KMS,
+        encryption_master_key=key,
+        dead_letter_queue=sqs.DeadLetterQueue(queue=dead, max_receive_count=5),
+    )
+    consumer = ExactlyOnceConsumer(stack, "Consumer", **consumer_props(existing_queue=source))
+    template = Template.from_stack(stack).to_json()
+    key_id = stack.get_logical_id(key.node.default_child)
+    on_key = {
+        action
+        for resource in template["Resources"].values()
+        if resource["Type"] == "AWS::IAM::Policy"
+        for statement in resource["Properties"]["PolicyDocument"]["Statement"]
+        if statement["Resource"] == {"Fn::GetAtt": [key_id, "Arn"]}
+        for action in (
+            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        )
+    }
+    # THEN the role may decrypt what it receives and encrypt the dead letters it sends
+    assert {"kms:Decrypt", "kms:GenerateDataKey"} <= on_key
+    assert consumer.queue is source
