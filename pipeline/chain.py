@@ -54,6 +54,17 @@ REASON_ATTRIBUTE = "exactly_once.reason"
 SQS_MOVED = "moved by SQS after maxReceiveCount"
 
 
+STAGE_FAULTS = FaultRates(
+    crash_before_effect=0.03,
+    crash_after_effect=0.03,
+    lost_response=0.03,
+    throttle=0.03,
+    transaction_conflict=0.03,
+    stall=0.01,
+    stall_seconds=3.0,  # past the visibility timeout (2 s): another invocation takes over
+)
+
+
 @dataclass(frozen=True)
 class ChainSettings:
     orders: int = 240
@@ -68,30 +79,12 @@ class ChainSettings:
     visibility_timeout: int = 2
     seed: int = 23
     stage: str = "dev"
+    # Every fault of the campaigns at both stages; at the orders stage, crashes around the
+    # charge's send as well.
     orders_faults: FaultRates = field(
-        default_factory=lambda: FaultRates(
-            crash_before_effect=0.03,
-            crash_after_effect=0.03,
-            lost_response=0.03,
-            throttle=0.03,
-            transaction_conflict=0.03,
-            stall=0.01,
-            stall_seconds=3.0,  # past the visibility timeout (2 s): another takes over
-            crash_before_send=0.08,
-            crash_after_send=0.08,
-        )
+        default_factory=lambda: replace(STAGE_FAULTS, crash_before_send=0.08, crash_after_send=0.08)
     )
-    ledger_faults: FaultRates = field(
-        default_factory=lambda: FaultRates(
-            crash_before_effect=0.03,
-            crash_after_effect=0.03,
-            lost_response=0.03,
-            throttle=0.03,
-            transaction_conflict=0.03,
-            stall=0.01,
-            stall_seconds=3.0,
-        )
-    )
+    ledger_faults: FaultRates = field(default_factory=lambda: STAGE_FAULTS)
 
     @classmethod
     def long(cls) -> ChainSettings:
@@ -528,7 +521,7 @@ def judge_chain(
     """The end-to-end verdict, from the tables and the DLQs against the sent log."""
     from exactly_once.keys import KeySpec
     from pipeline.resources import scan_items
-    from pipeline.verdict import ledger_balances
+    from pipeline.verdict import body_field, ledger_balances
 
     stock = {
         i["sku"]["S"]: int(i["stock"]["N"])
@@ -548,7 +541,7 @@ def judge_chain(
     refused_ids = {
         order_id
         for body, reason in orders_dead
-        if reason.startswith("out of stock") and (order_id := _order_id(body))
+        if reason.startswith("out of stock") and (order_id := body_field(body, "order_id"))
     }
     verdict = ChainVerdict(
         orders_sent=len(workload.sends),
@@ -634,15 +627,6 @@ def _row_of(row: dict[str, Any]) -> tuple[str, int, str | None, int]:
         row.get("customer_id", {}).get("S"),
         int(row.get("charge_cents", {}).get("N", "0")),
     )
-
-
-def _order_id(body: str) -> str | None:
-    try:
-        document = json.loads(body)
-    except ValueError:
-        return None
-    value = document.get("order_id") if isinstance(document, dict) else None
-    return value if isinstance(value, str) else None
 
 
 def _category(reason: str) -> str:

@@ -83,12 +83,13 @@ def _reason_of(message: dict[str, Any]) -> str:
     return str(attribute.get("StringValue", SQS_MOVED))
 
 
-def _transaction_id_of(body: str) -> str | None:
+def body_field(body: str, name: str) -> str | None:
+    """The string member ``name`` of a JSON object body; None for anything else."""
     try:
         document = json.loads(body)
     except ValueError:
         return None
-    value = document.get("transaction_id") if isinstance(document, dict) else None
+    value = document.get(name) if isinstance(document, dict) else None
     return value if isinstance(value, str) else None
 
 
@@ -140,7 +141,9 @@ def judge(
     actual = ledger_balances(dynamodb, ledger_table)
     dead = drain_dead_letters(sqs, dlq_url)
     moved_by_sqs = {
-        tx for m in dead if _reason_of(m) == SQS_MOVED and (tx := _transaction_id_of(m["Body"]))
+        tx
+        for m in dead
+        if _reason_of(m) == SQS_MOVED and (tx := body_field(m["Body"], "transaction_id"))
     }
     base: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
     unsettled: dict[tuple[str, str], list[int]] = defaultdict(list)
