@@ -15,6 +15,7 @@ from typing import Any
 
 from moto.dynamodb.comparisons import get_filter_expression
 from moto.dynamodb.exceptions import (
+    MockValidationException,
     MultipleTransactionsException,
     TooManyTransactionsException,
     TransactionCanceledException,
@@ -60,7 +61,14 @@ def _check(backend: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> li
             expression = get_filter_expression(
                 condition, op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
             )
-            if not expression.expr(current):
+            try:
+                holds = expression.expr(current)
+            except MockValidationException:
+                raise
+            except Exception as exc:  # noqa: BLE001 - moto reports it as the item's reason
+                reasons.append((type(exc).__name__, str(exc), None))
+                continue
+            if not holds:
                 old = None
                 if op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and current:
                     old = current.to_json()["Attributes"]
@@ -81,11 +89,22 @@ def fast_transact_write_items(self: DynamoDBBackend, transact_items: list[dict[s
         op_type, op = next(iter(entry.items()))
         key = _key_of(self, op_type, op)
         touched.append((op["TableName"], key, copy.deepcopy(self.get_item(op["TableName"], key))))
-    try:
-        for entry in transact_items:
-            op_type, op = next(iter(entry.items()))
-            names = op.get("ExpressionAttributeNames")
-            values = op.get("ExpressionAttributeValues")
+
+    def roll_back() -> None:
+        for table_name, key, before in reversed(touched):
+            if before is None:
+                self.delete_item(table_name, key)
+            else:
+                self.put_item(table_name, before.to_json()["Attributes"])
+
+    # As moto's own: a validation error cancels the whole call; any other error is the
+    # reason of its item, the others are applied (then everything is rolled back).
+    applied: list[Any] = []
+    for entry in transact_items:
+        op_type, op = next(iter(entry.items()))
+        names = op.get("ExpressionAttributeNames")
+        values = op.get("ExpressionAttributeValues")
+        try:
             if op_type == "Put":
                 self.put_item(op["TableName"], op["Item"])
             elif op_type == "Delete":
@@ -98,13 +117,15 @@ def fast_transact_write_items(self: DynamoDBBackend, transact_items: list[dict[s
                     expression_attribute_names=names,
                     expression_attribute_values=values,
                 )
-    except Exception:
-        for table_name, key, before in reversed(touched):
-            if before is None:
-                self.delete_item(table_name, key)
-            else:
-                self.put_item(table_name, before.to_json()["Attributes"])
-        raise
+            applied.append((None, None, None))
+        except (MultipleTransactionsException, MockValidationException):
+            roll_back()
+            raise
+        except Exception as exc:  # noqa: BLE001 - moto reports it as the item's reason
+            applied.append((type(exc).__name__, str(exc), None))
+    if any(code is not None for code, _, _ in applied):
+        roll_back()
+        raise TransactionCanceledException(applied)
 
 
 ORIGINAL = DynamoDBBackend.transact_write_items

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import random
@@ -12,7 +13,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics
@@ -30,6 +31,8 @@ from pipeline.serialized import SerializedClient
 from pipeline.timeline import Recorder
 from pipeline.verdict import Verdict, judge, ledger_balances
 from pipeline.workload import Workload, generate
+
+R = TypeVar("R")
 
 # Builds one worker's handler from the resources and the (serialized, faulty) DynamoDB client.
 ConsumerFactory = Callable[[LedgerResources, Any], BatchHandler]
@@ -171,6 +174,25 @@ def _run_waves(
     return report
 
 
+def _environment_defaults(**defaults: str) -> Callable[[Callable[..., R]], Callable[..., R]]:
+    """Run the function with these variables set unless the caller set them, and restore
+    the environment after (a test process goes on with its own)."""
+
+    def wrap(function: Callable[..., R]) -> Callable[..., R]:
+        @functools.wraps(function)
+        def run(*args: Any, **kwargs: Any) -> R:
+            from exactly_once_local.moto_server import patched_environ
+
+            values = {name: os.environ.get(name, value) for name, value in defaults.items()}
+            with patched_environ(values):
+                return function(*args, **kwargs)
+
+        return run
+
+    return wrap
+
+
+@_environment_defaults(POWERTOOLS_METRICS_DISABLED="true")
 def run_demo(
     settings: DemoSettings,
     *,
@@ -178,7 +200,6 @@ def run_demo(
     out: TextIO = sys.stderr,
 ) -> DemoReport:
     """Run the workload against the ledger on in-process moto and judge the result."""
-    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     moto_patches.install()
     started = time.monotonic()
     workload = workload_for(settings)
@@ -226,6 +247,7 @@ def run_demo(
     )
 
 
+@_environment_defaults(POWERTOOLS_METRICS_DISABLED="true", POWERTOOLS_LOG_LEVEL="ERROR")
 def run_demo_on_local_cloud(
     settings: DemoSettings, *, stage: str = "dev", out: TextIO = sys.stderr
 ) -> DemoReport:
@@ -239,8 +261,6 @@ def run_demo_on_local_cloud(
     from exactly_once_local.moto_server import free_port
     from pipeline.local_cloud import quiet_moto, start_local_cloud
 
-    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
-    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
     moto_patches.install()  # the server runs in this process: its backends are patched too
     quiet_moto()
     started = time.monotonic()

@@ -64,15 +64,15 @@ def test_prod_synthesizes_with_either_alarm_target(option: str, tmp_path: Path) 
     for name in ("ExactlyOnceLedger-prod", "ExactlyOnceOrders-prod"):
         template = json.loads((tmp_path / f"{name}.template.json").read_text())
         alarms = resources_of(template, "AWS::CloudWatch::Alarm")
-        assert len(alarms) == 3, name
+        assert len(alarms) == 4, name
         actions = [alarm["Properties"]["AlarmActions"] for alarm in alarms]
         if option == "alarm_email":
             (subscription,) = resources_of(template, "AWS::SNS::Subscription")
             assert subscription["Properties"]["Protocol"] == "email"
             assert subscription["Properties"]["Endpoint"] == value
-            assert actions == [[subscription["Properties"]["TopicArn"]]] * 3
+            assert actions == [[subscription["Properties"]["TopicArn"]]] * 4
         else:
-            assert actions == [[TOPIC_ARN]] * 3, name
+            assert actions == [[TOPIC_ARN]] * 4, name
             assert not resources_of(template, "AWS::SNS::Topic"), "no topic of its own"
 
 

@@ -54,6 +54,6 @@ def test_every_alarm_goes_to_the_alarm_topic() -> None:
     )
     (topic_id,) = template.find_resources("AWS::SNS::Topic")
     alarms = template.find_resources("AWS::CloudWatch::Alarm")
-    assert len(alarms) == 3
+    assert len(alarms) == 4
     for alarm in alarms.values():
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic_id}]
