@@ -158,7 +158,10 @@ def run_up(
                     "send messages with the AWS CLI or boto3 against the endpoint; Ctrl-C to stop.",
                     flush=True,
                 )
-                stop.wait()
+                # Woken twice a second rather than parked on the event: the signal handler
+                # then runs promptly whatever the other threads hold.
+                while not stop.wait(0.5):
+                    pass
                 print("\nstopping: pollers finish their current batch...", flush=True)
             finally:
                 cloud.stop()

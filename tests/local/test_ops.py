@@ -261,6 +261,9 @@ def test_verify_lists_every_mismatch(cli: Cli, tmp_path: Path) -> None:
 def test_status_shows_depths_dlq_age_and_records(cli: Cli) -> None:
     empty_dlq(cli.cloud)
     sqs = client(cli.cloud, "sqs")
+    # GIVEN one transaction processed (a record to count, whichever tests ran before)
+    sqs.send_message(QueueUrl=cli.cloud.outputs["QueueUrl"], MessageBody=tx("st-1", "st-acct"))
+    drained(cli.cloud)
     sqs.send_message(QueueUrl=cli.cloud.outputs["DeadLetterQueueUrl"], MessageBody="stuck")
 
     assert cli("status") == 0, cli.err
