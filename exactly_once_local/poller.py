@@ -28,6 +28,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from exactly_once import ExactlyOnceBatchHandler, SystemClock
 from exactly_once_local.events import from_received, sqs_event
 from exactly_once_local.lambda_context import LocalLambdaContext
@@ -35,6 +37,7 @@ from exactly_once_local.lambda_context import LocalLambdaContext
 # Lambda's invocation payload limit, and SQS's largest message (1 MiB since 2025): a batch
 # gathered over several receives asks for no more messages than surely fit.
 PAYLOAD_LIMIT_BYTES = 6 * 1024 * 1024
+RECEIVE_RETRY_SECONDS = 0.5  # after a failed receive
 MAX_MESSAGE_BYTES = 1024 * 1024
 
 # A batch handler: ``handler(event, context) -> {"batchItemFailures": [...]}``. When it has
@@ -145,7 +148,14 @@ class Poller:
         # Kept across drains, so that each wave does not replay the same fault rolls.
         rng = self._rngs.setdefault(index, random.Random(self.seed * 1000 + index))
         while not stop.is_set():
-            messages = self._gather(stop)
+            try:
+                messages = self._gather(stop)
+            except (BotoCoreError, ClientError) as exc:
+                # A receive the endpoint refused or never answered: the messages stay in
+                # the queue; say so and poll again, as a mapping's poller does.
+                self.on_batch(f"receive failed, polling again: {exc}")
+                stop.wait(RECEIVE_RETRY_SECONDS)
+                continue
             if not messages:
                 stop.wait(0.05)
                 continue

@@ -154,3 +154,45 @@ def in_flight(queues: LedgerResources) -> int:
         QueueUrl=queues.queue_url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"]
     )["Attributes"]
     return int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+
+class FlakyReceives:
+    """An SQS client whose first ``fail`` receives are refused (a throttled endpoint)."""
+
+    def __init__(self, sqs: Any, fail: int) -> None:
+        self._sqs = sqs
+        self.fail = fail
+
+    def receive_message(self, **kwargs: Any) -> Any:
+        if self.fail:
+            self.fail -= 1
+            from botocore.exceptions import ClientError
+
+            raise ClientError({"Error": {"Code": "Throttling", "Message": "slow down"}}, "Receive")
+        return self._sqs.receive_message(**kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sqs, name)
+
+
+def test_a_refused_receive_is_reported_and_polling_goes_on(queues: LedgerResources) -> None:
+    # GIVEN a message, and an endpoint that refuses the first two receives
+    queues.sqs.send_message(QueueUrl=queues.queue_url, MessageBody=json.dumps({"fail": False}))
+    handler, lines = FailsSome(), []
+    poller = Poller(
+        sqs=FlakyReceives(queues.sqs, fail=2),
+        queue_url=queues.queue_url,
+        queue_arn=queues.queue_arn,
+        handler_factory=lambda worker: handler,
+        concurrency=1,
+        on_batch=lines.append,
+    )
+    # WHEN the poller drains the queue
+    poller.drain(deadline_seconds=30)
+    # THEN the worker said why it waited, kept polling, and the message was processed once
+    assert [line for line in lines if "receive failed" in line][:2] == [
+        "receive failed, polling again: An error occurred (Throttling) when calling the "
+        "Receive operation: slow down"
+    ] * 2
+    assert [count for _, count in handler.seen] == [1]
+    assert poller.stats.deleted == 1
