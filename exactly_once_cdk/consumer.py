@@ -932,6 +932,11 @@ class ExactlyOnceConsumer(Construct):
         window later. A shorter retention there is refused (``GuaranteeViolation``).
         Returns the queue.
         """
+        if environment_variable in RESERVED_ENVIRONMENT:
+            raise InvalidConsumerSettings(
+                f"{self.node.path}: send_to(environment_variable={environment_variable!r}) "
+                "would override the construct's own variable: choose another name"
+            )
         if isinstance(downstream, ExactlyOnceConsumer):
             needed = self.timings.idempotency_retention + downstream.timings.redelivery_window
             if downstream.timings.idempotency_retention < needed:

@@ -75,3 +75,11 @@ def test_a_stage_may_send_to_the_next_stage_queue_only() -> None:
         "Properties"
     ]["Environment"]["Variables"]
     assert variables["CHARGES_QUEUE_URL"] == {"Ref": ledger_queue}
+
+
+def test_the_queue_url_may_not_take_a_variable_of_the_constructs_own() -> None:
+    from exactly_once_cdk import InvalidConsumerSettings
+
+    _, orders, ledger = two_stages(38)
+    with pytest.raises(InvalidConsumerSettings, match="would override the construct's own"):
+        orders.send_to(ledger, environment_variable="DEAD_LETTER_QUEUE_URL")
