@@ -93,15 +93,20 @@ def body_field(body: str, name: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _explained(got: tuple[int, int], base: tuple[int, int], unsettled: list[int]) -> bool:
-    """Whether some subset of the unsettled transactions, each once, makes up the difference."""
+def _explained(
+    got: tuple[int, int], base: tuple[int, int], unsettled: list[tuple[int, ...]]
+) -> bool:
+    """Whether some of the unsettled transactions, each once and each with one of its
+    possible amounts, make up the difference."""
     extra_minor, extra_count = got[0] - base[0], got[1] - base[1]
     if not 0 <= extra_count <= len(unsettled):
         return False
     if len(unsettled) > MAX_UNSETTLED_PER_BALANCE:
         return False
     return any(
-        sum(subset) == extra_minor for subset in itertools.combinations(unsettled, extra_count)
+        sum(amounts) == extra_minor
+        for subset in itertools.combinations(unsettled, extra_count)
+        for amounts in itertools.product(*subset)
     )
 
 
@@ -145,17 +150,37 @@ def judge(
         for m in dead
         if _reason_of(m) == SQS_MOVED and (tx := body_field(m["Body"], "transaction_id"))
     }
+    # A conflicting variant goes out after its original is settled; but an original that
+    # SQS moved to the DLQ was never committed, so the variant is then the first of its
+    # key: it is applied and the original, redriven later, is the conflict. Either body
+    # may stand; the other must be in the DLQ.
+    variants = {s.transaction_id: s for s in workload.sends if s.kind == "conflict"}
+    originals = {s.transaction_id: s for s in workload.sends if s.kind == "original"}
+    swapped = {
+        tx
+        for m in dead
+        if "different payload" in _reason_of(m)
+        and (tx := body_field(m["Body"], "transaction_id")) in variants
+        and m["Body"] == originals[tx].body
+    }
     base: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
-    unsettled: dict[tuple[str, str], list[int]] = defaultdict(list)
+    unsettled: dict[tuple[str, str], list[tuple[int, ...]]] = defaultdict(list)
     repeatable: dict[tuple[str, str], list[tuple[int, str]]] = defaultdict(list)
     for sent in workload.sends:
         if sent.kind != "original" or not (sent.account_id and sent.currency):
             continue
         key = (sent.account_id, sent.currency)
+        amount = (
+            variants[sent.transaction_id].amount_cents
+            if sent.transaction_id in swapped
+            else (sent.amount_cents)
+        )
         if sent.transaction_id in moved_by_sqs:
-            unsettled[key].append(sent.amount_cents)
+            variant = variants.get(sent.transaction_id)
+            choices = (amount,) if variant is None else (amount, variant.amount_cents)
+            unsettled[key].append(choices)
         else:
-            base[key][0] += sent.amount_cents
+            base[key][0] += amount
             base[key][1] += 1
         if may_repeat and sent.transaction_id in may_repeat:
             extra, cause = may_repeat[sent.transaction_id]
@@ -174,7 +199,7 @@ def judge(
         if _explained(got, want, unsettled.get(key, [])):
             continue
         repeats = repeatable.get(key, [])
-        candidates = unsettled.get(key, []) + [minor for minor, _ in repeats]
+        candidates = unsettled.get(key, []) + [(minor,) for minor, _ in repeats]
         if _explained(got, want, candidates):
             surplus = got[1] - want[1] - len(unsettled.get(key, []))
             verdict.repeats += max(surplus, 0)
@@ -194,7 +219,11 @@ def judge(
             )
     # Every invalid or conflicting body sent must be in the DLQ, with a reason, at least as
     # often as it was sent (a crash after the DLQ send may add a copy, never remove one).
-    expected_dead = Counter(s.body for s in workload.sends if s.kind in ("invalid", "conflict"))
+    expected_dead = Counter(
+        originals[s.transaction_id].body if s.transaction_id in swapped else s.body
+        for s in workload.sends
+        if s.kind == "invalid" or (s.kind == "conflict" and s.transaction_id not in moved_by_sqs)
+    )
     present = Counter(m["Body"] for m in dead if _reason_of(m) != SQS_MOVED)
     missing = expected_dead - present
     if missing:

@@ -97,7 +97,10 @@ def generate(
             waves[resend_wave].append(Sent(resend, "resend", tx_id, account, currency, cents))
         if rng.random() < conflict_rate:
             other = dict(body, amount=str(Decimal(cents + 1).scaleb(-2)) if cents + 1 else "0.02")
-            waves[wave + 2].append(Sent(json.dumps(other), "conflict", tx_id, account, currency))
+            variant_cents = cents + 1 if cents + 1 else 2
+            waves[wave + 2].append(
+                Sent(json.dumps(other), "conflict", tx_id, account, currency, variant_cents)
+            )
         if rng.random() < invalid_rate:
             template = INVALID_BODIES[rng.randrange(len(INVALID_BODIES))]
             text = template % index if "%d" in template else template
