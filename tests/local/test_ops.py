@@ -20,6 +20,7 @@ from exactly_once_local.moto_server import free_port
 from pipeline.__main__ import main
 from pipeline.local_cloud import LocalCloud, start_local_cloud
 from pipeline.ops.dlq import confirm
+from tests.support.cli import Cli
 
 pytestmark = [pytest.mark.local, pytest.mark.slow]
 
@@ -31,22 +32,6 @@ def cloud() -> Iterator[LocalCloud]:
         yield running
     finally:
         running.stop()
-
-
-class Cli:
-    """``python -m pipeline`` in this process, pointed at the local cloud."""
-
-    def __init__(self, cloud: LocalCloud, capsys: pytest.CaptureFixture[str]) -> None:
-        self.cloud = cloud
-        self.capsys = capsys
-        self.out = ""
-        self.err = ""
-
-    def __call__(self, *argv: str) -> int:
-        self.capsys.readouterr()
-        code = main([*argv, "--endpoint-url", self.cloud.endpoint_url])
-        self.out, self.err = self.capsys.readouterr()
-        return code
 
 
 @pytest.fixture

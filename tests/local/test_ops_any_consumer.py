@@ -22,7 +22,6 @@ from exactly_once_local.local_cloud import LocalCloud
 from exactly_once_local.local_cloud import start_local_cloud as start_app_cloud
 from exactly_once_local.moto_deploy import LocalClients
 from exactly_once_local.moto_server import free_port
-from pipeline.__main__ import main
 from pipeline.local_cloud import app_assembly
 from pipeline.ops.errors import ExitCode, OpsError, TargetNotFound
 from pipeline.ops.targets import (
@@ -31,6 +30,7 @@ from pipeline.ops.targets import (
     consumer_from_outputs,
     consumers_in_template,
 )
+from tests.support.cli import Cli
 
 ORDERS = "ExactlyOnceOrders-dev"
 TWO = "TwoConsumers"
@@ -225,22 +225,6 @@ def cloud() -> Iterator[LocalCloud]:
         yield running
     finally:
         running.stop()
-
-
-class Cli:
-    """``python -m pipeline`` in this process, pointed at the local cloud."""
-
-    def __init__(self, cloud: LocalCloud, capsys: pytest.CaptureFixture[str]) -> None:
-        self.cloud = cloud
-        self.capsys = capsys
-        self.out = ""
-        self.err = ""
-
-    def __call__(self, *argv: str) -> int:
-        self.capsys.readouterr()
-        code = main([*argv, "--endpoint-url", self.cloud.endpoint_url])
-        self.out, self.err = self.capsys.readouterr()
-        return code
 
 
 @pytest.fixture
