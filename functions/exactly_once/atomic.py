@@ -22,7 +22,6 @@ import random
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
@@ -90,13 +89,13 @@ def _explain(verdict: Verdict, existing: IdempotencyRecord) -> str:
     return f"already processed as message {existing.message_id}"
 
 
-@dataclass
 class _Chunk(Generic[M]):
     """Messages to commit in one transaction, and how often it was cancelled for nothing
     they did (conflicts, throttling)."""
 
-    candidates: list[Candidate[M]]
-    transient_cancellations: int = 0
+    def __init__(self, candidates: list[Candidate[M]], transient_cancellations: int = 0) -> None:
+        self.candidates = candidates
+        self.transient_cancellations = transient_cancellations
 
 
 class _Batch(Generic[M]):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from typing import Protocol
 
 
@@ -20,11 +19,14 @@ class SystemClock:
         return time.time()
 
 
-@dataclass
 class ManualClock:
     """A clock that only moves when told to: for tests and the local cloud's time travel."""
 
-    current: float = field(default=1_700_000_000.0)
+    def __init__(self, current: float = 1_700_000_000.0) -> None:
+        self.current = current
+
+    def __repr__(self) -> str:
+        return f"ManualClock(current={self.current!r})"
 
     def now(self) -> float:
         return self.current

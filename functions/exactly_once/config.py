@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from .errors import ConfigurationError
 from .keys import KeySpec
+from .values import Value
 
 DEFAULT_RETENTION_SECONDS = 30 * 24 * 3600
 DEFAULT_MAX_LEASE_SECONDS = 900.0
 MAX_SECONDS = 10 * 365 * 24 * 3600  # a sanity bound on any duration
 
 
-@dataclass(frozen=True)
-class ExactlyOnceConfig:
+class ExactlyOnceConfig(Value):
     """Where records live, how keys are found, how long they protect a key."""
 
     table_name: str

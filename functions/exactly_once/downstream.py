@@ -16,19 +16,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from .dead_letters import MAX_MESSAGE_BYTES, entry_size, packed
 from .messages import Candidate, Decision
 from .outcomes import Outcome
+from .values import Value, replace
 
 M = TypeVar("M")
 _SENT_ON: tuple[Outcome, ...] = (Outcome.PROCESSED, Outcome.DUPLICATE)
 
 
-@dataclass(frozen=True)
-class Downstream:
+class Downstream(Value):
     """A message for the next stage: ``body`` (a dict is sent as canonical JSON) to
     ``queue_url``; a FIFO queue also needs ``group_id`` (and ``deduplication_id`` unless
     the queue deduplicates by content). Derive all of it from the source message alone."""

@@ -15,6 +15,7 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import boto3
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
@@ -25,7 +26,6 @@ from .clock import Clock, SystemClock
 from .config import ExactlyOnceConfig
 from .dead_letters import DeadLetterQueue
 from .errors import ConfigurationError
-from .leased import LeasedConsumer
 from .messages import Decision
 from .telemetry import Telemetry
 
@@ -54,8 +54,7 @@ EffectSource = Any | Callable[[Setup], Any]
 
 
 def _boto3_client(service: str) -> Any:
-    import boto3  # at first use: a test's moto mock is in place by then
-
+    # At first use, not at import: a test's moto mock is in place by then.
     return boto3.client(service)
 
 
@@ -153,6 +152,8 @@ class ExactlyOnceHandler:
                 f"EXACTLY_ONCE_MODE is leased but {name} has no apply(message, key, attempt): "
                 "give it one, or deploy it with mode=ATOMIC if it has writes()"
             )
+        from .leased import LeasedConsumer  # here: an atomic consumer never loads it
+
         return LeasedConsumer(config=config, client=self.dynamodb, effect=effect, clock=clock)
 
     def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:

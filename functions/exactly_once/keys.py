@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
 from typing import Any
 
 import jmespath
 from jmespath.parser import ParsedResult
 
 from .errors import ConfigurationError, InvalidMessage
+from .values import Value
 
 MAX_KEY_BYTES = 1024
 
@@ -70,8 +70,7 @@ def payload_hash(document: Any) -> str:
     return hashlib.sha256(canonical.encode("ascii")).hexdigest()
 
 
-@dataclass(frozen=True)
-class KeySpec:
+class KeySpec(Value):
     """Where the key is in a body and the prefix its hash is stored under."""
 
     prefix: str

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from .errors import InvalidMessage
 from .keys import KeySpec, decode_body, payload_hash
 from .outcomes import Outcome
+from .values import Value
 
 if TYPE_CHECKING:
     from .downstream import Downstream
@@ -27,8 +27,7 @@ def payload_hook(effect: object) -> PayloadOf[Any] | None:
     return hook if callable(hook) else None
 
 
-@dataclass(frozen=True)
-class Candidate(Generic[M]):
+class Candidate(Value, Generic[M]):
     """A valid message, ready for the protocol."""
 
     message_id: str
@@ -38,8 +37,7 @@ class Candidate(Generic[M]):
     group_id: str | None
 
 
-@dataclass(frozen=True)
-class Decision:
+class Decision(Value):
     """The outcome reached for one SQS message, and why."""
 
     outcome: Outcome

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
 from typing import Any
+
+from .values import Value
 
 # Attribute names of the idempotency table. `id` and `expiration` are fixed by the
 # table's definition (partition key and TTL attribute) in exactly_once_cdk.idempotency_table.
@@ -28,8 +29,7 @@ class RecordStatus(enum.Enum):
     COMPLETED = "COMPLETED"
 
 
-@dataclass(frozen=True)
-class IdempotencyRecord:
+class IdempotencyRecord(Value):
     """What the table remembers of one key.
 
     ``expiration`` (epoch seconds) ends the retention; ``lease_expiry_ms`` (epoch

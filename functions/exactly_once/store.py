@@ -6,7 +6,6 @@ An adapter only: the decisions are in ``protocol.py``. Each condition below is
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -15,6 +14,7 @@ from . import records as r
 from .errors import LeaseLost
 from .protocol import now_millis, now_seconds
 from .records import IdempotencyRecord, RecordStatus
+from .values import Value
 
 _NAMES = {
     "#id": r.ID,
@@ -51,8 +51,7 @@ def is_condition_failure(exc: ClientError) -> bool:
     return bool(exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
 
 
-@dataclass(frozen=True)
-class Claim:
+class Claim(Value):
     """The result of trying to take a key: who held it before, if anyone."""
 
     won: bool

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
 from typing import Any
 
 from boto3.dynamodb.types import DYNAMODB_CONTEXT, TypeSerializer
+
+from .values import EMPTY, Value
 
 _SERIALIZER = TypeSerializer()
 Number = int | Decimal
@@ -34,8 +35,7 @@ def _typed(values: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     return {name: attribute_value(value) for name, value in values.items()}
 
 
-@dataclass(frozen=True)
-class Add:
+class Add(Value):
     """Add ``amounts`` to numeric attributes of one item, created if absent (a counter, a
     balance). Adds of several messages to one item are summed into one write.
 
@@ -49,9 +49,9 @@ class Add:
     table: str
     key: Mapping[str, Any]
     amounts: Mapping[str, Number]
-    within: Mapping[str, tuple[Number, Number]] = field(default_factory=dict)
+    within: Mapping[str, tuple[Number, Number]] = EMPTY
     refusal: str = ""
-    initial: Mapping[str, Any] = field(default_factory=dict)
+    initial: Mapping[str, Any] = EMPTY
 
     def __post_init__(self) -> None:
         unbounded = sorted(set(self.within) - set(self.amounts))
@@ -65,8 +65,7 @@ class Add:
             raise ValueError(f"Add.initial names key attributes: {keys}")
 
 
-@dataclass(frozen=True)
-class Take:
+class Take(Value):
     """Subtract ``amount`` from a numeric attribute; refused with ``refusal`` rather than go
     below zero (or when the item or attribute is missing). Takes of several messages from
     one item are summed into one conditional write."""
@@ -82,19 +81,17 @@ class Take:
             raise ValueError(f"Take.amount must not be negative, got {self.amount}")
 
 
-@dataclass(frozen=True)
-class PutIfAbsent:
+class PutIfAbsent(Value):
     """Create an item (``key`` plus ``attributes``); refused with ``refusal`` if an item with
     that key exists."""
 
     table: str
     key: Mapping[str, Any]
-    attributes: Mapping[str, Any] = field(default_factory=dict)
+    attributes: Mapping[str, Any] = EMPTY
     refusal: str = ""
 
 
-@dataclass(frozen=True)
-class TransactItem:
+class TransactItem(Value):
     """Any ``TransactItems`` entry (``{"Put": ...}``, ``{"Update": ...}``,
     ``{"ConditionCheck": ...}``), as is. Not merged: if two messages of a batch touch the
     same item this way, DynamoDB refuses the transaction and the layer splits the batch
@@ -107,13 +104,13 @@ class TransactItem:
 Write = Add | Take | PutIfAbsent | TransactItem
 
 
-@dataclass
 class PlannedItem:
     """One ``TransactItems`` entry of the effect and the messages (by index) it carries."""
 
-    item: dict[str, Any]
-    sources: tuple[int, ...]
-    refusals: dict[int, str]
+    def __init__(self, item: dict[str, Any], sources: tuple[int, ...], refusals: dict[int, str]):
+        self.item = item
+        self.sources = sources
+        self.refusals = refusals
 
     @property
     def table(self) -> str:
@@ -121,19 +118,19 @@ class PlannedItem:
         return str(operation.get("TableName", "?"))
 
 
-@dataclass
 class _Counter:
     """The merged Adds and Takes on one item."""
 
-    table: str
-    key: dict[str, dict[str, Any]]
-    deltas: dict[str, Number] = field(default_factory=dict)
-    needed: dict[str, Number] = field(default_factory=dict)  # attribute -> total taken
-    lowered: dict[str, Number] = field(default_factory=dict)  # attribute -> negative adds
-    bounds: dict[str, tuple[Number, Number]] = field(default_factory=dict)
-    initial: dict[str, Any] = field(default_factory=dict)
-    sources: list[int] = field(default_factory=list)
-    refusals: dict[int, str] = field(default_factory=dict)
+    def __init__(self, table: str, key: dict[str, dict[str, Any]]) -> None:
+        self.table = table
+        self.key = key
+        self.deltas: dict[str, Number] = {}
+        self.needed: dict[str, Number] = {}  # attribute -> total taken
+        self.lowered: dict[str, Number] = {}  # attribute -> negative adds
+        self.bounds: dict[str, tuple[Number, Number]] = {}
+        self.initial: dict[str, Any] = {}
+        self.sources: list[int] = []
+        self.refusals: dict[int, str] = {}
 
     def add(self, source: int, write: Add | Take) -> None:
         if source not in self.sources:

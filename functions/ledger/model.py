@@ -15,7 +15,6 @@ never a value the sender wrote.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from exactly_once.errors import InvalidMessage
@@ -48,7 +47,6 @@ def places_rule(currency: str, places: int) -> str:
     return f"{currency} has {allowed} decimal {unit}, got {places}"
 
 
-@dataclass(frozen=True, slots=True)
 class LedgerTransaction:
     """One credit (positive amount) or debit (negative amount) to an account's balance in
     one currency.
@@ -58,11 +56,24 @@ class LedgerTransaction:
     transaction that would take a balance outside 64 bits is refused (``ledger.effects``).
     """
 
-    transaction_id: str
-    account_id: str
-    amount: str
-    currency: str
-    amount_minor: int
+    # A plain class, not a dataclass: a dataclass compiles its methods at import, and this
+    # module is imported on every cold start of the ledger's function.
+    __slots__ = ("account_id", "amount", "amount_minor", "currency", "transaction_id")
+
+    def __init__(
+        self, transaction_id: str, account_id: str, amount: str, currency: str, amount_minor: int
+    ) -> None:
+        self.transaction_id = transaction_id
+        self.account_id = account_id
+        self.amount = amount
+        self.currency = currency
+        self.amount_minor = amount_minor
+
+    def __repr__(self) -> str:
+        return (
+            f"LedgerTransaction({self.transaction_id!r}, {self.account_id!r}, "
+            f"{self.amount!r}, {self.currency!r}, amount_minor={self.amount_minor})"
+        )
 
     @property
     def minor_unit_exponent(self) -> int:

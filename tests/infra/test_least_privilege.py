@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from typing import Any
 
 import boto3
@@ -21,6 +20,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from exactly_once import KeySpec, ManualClock
+from exactly_once.values import replace
 from pipeline.stack import SynthesizedStack
 from tests.support.aws import (
     REGION,
