@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from bench import deployment
 from bench.capacity import CANCELLED_TRANSACTION_ASSUMPTION
-from bench.coldstart import BASELINE_LABEL
+from bench.coldstart import BASELINE_LABEL, paired_ratios
 from bench.deployment import IDEMPOTENCY_RETENTION_SECONDS, LAMBDA_ARCHITECTURE
 from bench.prices import PRICES_AS_OF, PRICES_SOURCE, Prices
 from bench.sides import BASELINE, OURS_ATOMIC, OURS_LEASED, REFUSAL_SIDES, SIDES
@@ -537,11 +537,23 @@ def _import_target(figures: list[dict[str, Any]], coldstart: dict[str, Any]) -> 
     base_low, base_high, base_spread = spread(baseline_runs)
     gap = abs(ours - baseline)
     runs = len(ours_runs["samples_seconds"])
+    pairs = sorted(paired_ratios(ours_runs, baseline_runs))
+    faults = {side: coldstart[side].get("page_faults") for side in ("ours", "baseline")}
     note = (
         f"CPU time, medians over {runs} fresh process(es) each, ready to handle a batch: ours "
         f"{ours:.0f} ms (min-max {ours_low:.0f}-{ours_high:.0f}), the {BASELINE_LABEL} "
-        f"{baseline:.0f} ms (min-max {base_low:.0f}-{base_high:.0f}); wall time {ours_wall:.0f} "
-        f"and {baseline_wall:.0f} ms, ratio {ours_wall / baseline_wall:.2f}. Import alone: ours "
+        f"{baseline:.0f} ms (min-max {base_low:.0f}-{base_high:.0f}); run by run, ours over "
+        f"the recipe: median {statistics.median(pairs):.3f}, min-max {pairs[0]:.3f}-"
+        f"{pairs[-1]:.3f}"
+    )
+    if faults["ours"] and faults["baseline"]:
+        note += (
+            f"; minor page faults {faults['ours']['median']:.0f} and "
+            f"{faults['baseline']['median']:.0f}"
+        )
+    note += (
+        f"; wall time {ours_wall:.0f} and {baseline_wall:.0f} ms, ratio "
+        f"{ours_wall / baseline_wall:.2f}. Import alone: ours "
         f"{ours_import:.0f} ms, the recipe {baseline_import:.0f} ms, ratio "
         f"{ours_import / baseline_import:.2f}; not the target's figure, because "
         "ledger.handler builds its DynamoDB client, Logger and Metrics at the first "

@@ -101,7 +101,7 @@ def parse_args(argv: Sequence[str] | None) -> Settings:
         messages=args.messages or (20 if quick else 300),
         throughput_messages=args.throughput_messages or (20 if quick else 300),
         round_trip_ms=args.rtt_ms,
-        import_runs=args.import_runs or (1 if quick else 11),
+        import_runs=args.import_runs or (1 if quick else 21),
         seed=args.seed,
         rate_per_second=args.rate,
         memory_mb=args.memory_mb,
