@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from exactly_once_local.assembly import FileAsset, file_assets
+from exactly_once_local.assembly import FileAsset, StackArtifact, file_assets
 from exactly_once_local.moto_deploy import (
     BOOTSTRAP_VERSION,
     BOOTSTRAP_VERSION_PARAMETER,
@@ -62,26 +62,12 @@ CDK_JSON = ROOT / "cdk.json"
 
 
 @dataclass(frozen=True)
-class SynthesizedStack:
-    """A synthesized stack: its template, where the cloud assembly is, and its assets."""
+class SynthesizedStack(StackArtifact):
+    """A stack synthesized in this process (the assembly's artifact: template, assets), and
+    the stage and region it was built for."""
 
-    stack_name: str
-    stage: str
-    region: str
-    template: dict[str, Any]
-    assembly_dir: Path
-    assets: tuple[FileAsset, ...]
-
-    @property
-    def template_body(self) -> str:
-        return json.dumps(self.template)
-
-    def resources_of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
-        return {
-            logical_id: resource
-            for logical_id, resource in self.template.get("Resources", {}).items()
-            if resource.get("Type") == resource_type
-        }
+    stage: str = "dev"
+    region: str = DEFAULT_REGION
 
 
 def _cdk_json_context() -> dict[str, Any]:
@@ -117,6 +103,7 @@ def _synthesize(
         synthesized.append(
             SynthesizedStack(
                 stack_name=stack.stack_name,
+                artifact_id=artifact.id,
                 stage=stage,
                 region=region,
                 template=dict(artifact.template),
