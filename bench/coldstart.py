@@ -85,7 +85,7 @@ def import_seconds(module: str) -> dict[str, float]:
         check=True,
         timeout=120,
     )
-    *values, faults = result.stdout.strip().split()
+    *values, faults = result.stdout.strip().splitlines()[-1].split()
     measured = {figure: float(value) for figure, value in zip(FIGURES, values, strict=True)}
     return {**measured, "page_faults": float(faults)}
 

@@ -33,6 +33,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
 
 RUNTIME_PACKAGE = "exactly_once"
 # Where a Python layer's packages go: Lambda adds /opt/python to the path.
@@ -77,13 +78,22 @@ def consumer_code(directory: str | Path, *, exclude: Sequence[str] = ()) -> lamb
     return lambda_.Code.from_asset(str(source), exclude=[*exclude, *ASSET_EXCLUDES])
 
 
-def runtime_layer_code(runtime: lambda_.Runtime | None = None) -> lambda_.Code:
+# Set by `cdk synth --no-staging` and SAM: assets are then read where they were made,
+# after this process has ended.
+NO_STAGING_CONTEXT = "aws:cdk:disable-asset-staging"
+
+
+def runtime_layer_code(
+    runtime: lambda_.Runtime | None = None, *, scope: Construct | None = None
+) -> lambda_.Code:
     """The runtime layer's content: the installed ``exactly_once`` package under
     ``python/``, staged once per process; with its bytecode when ``runtime`` is the Python
-    this app runs on (``ships_bytecode``)."""
+    this app runs on (``ships_bytecode``). The staging directory is removed when the
+    process ends, unless ``scope``'s app disables asset staging."""
     compiled = runtime is not None and ships_bytecode(runtime)
+    keep = scope is not None and bool(scope.node.try_get_context(NO_STAGING_CONTEXT))
     return lambda_.Code.from_asset(
-        str(_staged_runtime_layer(runtime_package_directory(), compiled=compiled))
+        str(_staged_runtime_layer(runtime_package_directory(), compiled=compiled, keep=keep))
     )
 
 
@@ -94,13 +104,14 @@ def ships_bytecode(runtime: lambda_.Runtime) -> bool:
 
 
 @functools.cache
-def _staged_runtime_layer(package: Path, *, compiled: bool = False) -> Path:
-    """``package`` copied to ``python/exactly_once/`` in a temporary directory (removed
-    when the process ends: by then the synth has copied it into the cloud assembly), and
-    compiled there if ``compiled``."""
+def _staged_runtime_layer(package: Path, *, compiled: bool = False, keep: bool = False) -> Path:
+    """``package`` copied to ``python/exactly_once/`` in a temporary directory, and
+    compiled there if ``compiled``. Unless ``keep``, the directory is removed when the
+    process ends: by then the synth has copied it into the cloud assembly."""
     digest = hashlib.sha256(str(package).encode()).hexdigest()[:12]
     staging = Path(tempfile.mkdtemp(prefix=f"exactly-once-layer-{digest}-"))
-    atexit.register(shutil.rmtree, staging, ignore_errors=True)
+    if not keep:
+        atexit.register(shutil.rmtree, staging, ignore_errors=True)
     target = staging / LAYER_PYTHON_DIRECTORY / RUNTIME_PACKAGE
     shutil.copytree(package, target, ignore=shutil.ignore_patterns(*_CACHES))
     if compiled:
@@ -110,6 +121,7 @@ def _staged_runtime_layer(package: Path, *, compiled: bool = False) -> Path:
             # Where Lambda unpacks the layer, for the file names in tracebacks.
             ddir=f"/opt/{LAYER_PYTHON_DIRECTORY}/{RUNTIME_PACKAGE}",
             invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH,
+            optimize=0,  # the plain .pyc Lambda loads, whatever -O this app runs with
             workers=1,
         )
         if not compiled_all:

@@ -649,7 +649,7 @@ class ExactlyOnceConsumer(Construct):
         self.runtime_layer = lambda_.LayerVersion(
             self,
             "RuntimeLayer",
-            code=runtime_layer_code(runtime),
+            code=runtime_layer_code(runtime, scope=self),
             compatible_runtimes=[runtime],
             description=f"{service_name}: the exactly_once runtime package",
         )

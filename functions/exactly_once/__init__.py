@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from .records import IdempotencyRecord, RecordStatus
     from .store import IdempotencyStore
     from .telemetry import Telemetry
+    from .values import Value
     from .writes import Add, PutIfAbsent, Take, TransactItem, Write
 
 # Each public name's module, imported when the name is first used (PEP 562): an atomic
@@ -72,6 +73,7 @@ _HOMES = {
     "Take": "writes",
     "Telemetry": "telemetry",
     "TransactItem": "writes",
+    "Value": "values",
     "Write": "writes",
     "make_handler": "handler",
 }
@@ -108,6 +110,7 @@ __all__ = [
     "Take",
     "Telemetry",
     "TransactItem",
+    "Value",
     "Write",
     "make_handler",
 ]
@@ -123,4 +126,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+    return sorted({*globals(), *__all__})

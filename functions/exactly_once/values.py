@@ -4,7 +4,9 @@ A subclass declares its fields as annotations, with defaults where it wants them
 as a frozen dataclass does, and gets the same behaviour: an ``__init__`` taking the fields
 in order or by name, then ``__post_init__`` if it has one; ``==`` and ``hash`` over the
 fields; a ``repr`` naming them; ``FrozenInstanceError`` on assignment; ``__match_args__``.
-Type checkers see it as a frozen dataclass (``dataclass_transform``).
+Type checkers see it as a frozen dataclass (``dataclass_transform``). It is not one for
+the ``dataclasses`` module's functions: copy with ``copy.replace`` (Python 3.13+) or this
+module's ``replace``.
 
 Why not ``@dataclass`` itself: it writes each class's ``__init__``, ``__repr__``,
 ``__eq__``, ``__hash__`` and frozen ``__setattr__``/``__delattr__`` as source text and
@@ -20,7 +22,6 @@ from __future__ import annotations
 import inspect
 from collections.abc import Mapping
 from dataclasses import FrozenInstanceError
-from types import MappingProxyType
 from typing import Any, ClassVar, TypeVar, dataclass_transform
 
 _MISSING = object()
@@ -28,8 +29,21 @@ _MUTABLE_DEFAULTS = (list, dict, set, bytearray)
 
 V = TypeVar("V", bound="Value")
 
-# The default of a mapping field: empty, and shared safely because it cannot change.
-EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+class _EmptyMapping(dict[str, Any]):
+    """An empty dict that refuses to change: the default of a mapping field, shared by
+    every instance. Being a dict, it still pickles, copies and serializes as ``{}``."""
+
+    __slots__ = ()
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("this empty mapping is a shared default and cannot change")
+
+    __setitem__ = __delitem__ = __ior__ = _refuse
+    clear = pop = popitem = setdefault = update = _refuse
+
+
+EMPTY: Mapping[str, Any] = _EmptyMapping()
 
 
 @dataclass_transform(eq_default=True, frozen_default=True)
@@ -54,7 +68,7 @@ class Value:
                 names.append(name)
             if name in cls.__dict__:
                 default = cls.__dict__[name]
-                if isinstance(default, _MUTABLE_DEFAULTS):
+                if isinstance(default, _MUTABLE_DEFAULTS) and default is not EMPTY:
                     raise ValueError(
                         f"{cls.__qualname__}.{name}: a mutable default ({type(default).__name__}) "
                         "would be shared by every instance; use an immutable one"
@@ -77,7 +91,8 @@ class Value:
         fields = self._fields
         if len(args) > len(fields):
             raise TypeError(
-                f"{type(self).__qualname__}() takes {len(fields)} arguments, got {len(args)}"
+                f"{type(self).__qualname__}() takes {len(fields)} positional arguments, "
+                f"got {len(args)}"
             )
         values = dict(zip(fields, args, strict=False))
         for name, value in kwargs.items():
@@ -89,10 +104,12 @@ class Value:
         if len(values) < len(fields):
             for name in fields:
                 if name not in values:
-                    default = self._defaults.get(name, _MISSING)
-                    if default is _MISSING:
-                        raise TypeError(f"{type(self).__qualname__}() is missing {name!r}")
-                    values[name] = default
+                    values[name] = self._defaults.get(name, _MISSING)
+            missing = [name for name, value in values.items() if value is _MISSING]
+            if missing:
+                raise TypeError(
+                    f"{type(self).__qualname__}() is missing {', '.join(map(repr, missing))}"
+                )
         self.__dict__.update(values)
         post_init = getattr(self, "__post_init__", None)
         if post_init is not None:
@@ -120,6 +137,10 @@ class Value:
 
     def __delattr__(self, name: str) -> None:
         raise FrozenInstanceError(f"cannot delete field {name!r}")
+
+    def __replace__(self: V, **changes: Any) -> V:
+        """``copy.replace(value, **changes)`` (Python 3.13+), as for a dataclass."""
+        return replace(self, **changes)
 
 
 def replace(value: V, **changes: Any) -> V:

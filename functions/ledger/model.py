@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from exactly_once.errors import InvalidMessage
+from exactly_once import InvalidMessage, Value
 
 from .currencies import MINOR_UNITS
 
@@ -47,7 +47,7 @@ def places_rule(currency: str, places: int) -> str:
     return f"{currency} has {allowed} decimal {unit}, got {places}"
 
 
-class LedgerTransaction:
+class LedgerTransaction(Value):
     """One credit (positive amount) or debit (negative amount) to an account's balance in
     one currency.
 
@@ -56,24 +56,13 @@ class LedgerTransaction:
     transaction that would take a balance outside 64 bits is refused (``ledger.effects``).
     """
 
-    # A plain class, not a dataclass: a dataclass compiles its methods at import, and this
-    # module is imported on every cold start of the ledger's function.
-    __slots__ = ("account_id", "amount", "amount_minor", "currency", "transaction_id")
-
-    def __init__(
-        self, transaction_id: str, account_id: str, amount: str, currency: str, amount_minor: int
-    ) -> None:
-        self.transaction_id = transaction_id
-        self.account_id = account_id
-        self.amount = amount
-        self.currency = currency
-        self.amount_minor = amount_minor
-
-    def __repr__(self) -> str:
-        return (
-            f"LedgerTransaction({self.transaction_id!r}, {self.account_id!r}, "
-            f"{self.amount!r}, {self.currency!r}, amount_minor={self.amount_minor})"
-        )
+    # A Value, not a dataclass: a dataclass compiles its methods at import, and this module
+    # is imported on every cold start of the ledger's function.
+    transaction_id: str
+    account_id: str
+    amount: str
+    currency: str
+    amount_minor: int
 
     @property
     def minor_unit_exponent(self) -> int:

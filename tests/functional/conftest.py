@@ -53,6 +53,9 @@ def handler_module(
         monkeypatch.delenv(opt_in, raising=False)
     sys.modules.pop("ledger.handler", None)
     module = importlib.import_module("ledger.handler")
+    # Powertools' Metrics share one metric set per process: a new container starts empty,
+    # whatever an earlier test in this worker left unflushed.
+    module.lambda_handler.metrics.clear_metrics()
     yield module
     module.lambda_handler.logger.registered_handler.stream = (
         sys.__stdout__

@@ -19,6 +19,7 @@ from exactly_once_cdk import (
     consumer_code,
     runtime_package_directory,
 )
+from exactly_once_cdk import code as code_module
 from exactly_once_cdk.code import _staged_runtime_layer, runtime_layer_code, ships_bytecode
 
 THIS_PYTHON = lambda_.Runtime(
@@ -123,6 +124,22 @@ def test_the_layer_for_another_python_ships_sources_only(tmp_path: Path) -> None
     asset = layer_asset(OTHER_PYTHON, tmp_path / "cdk.out")
     assert (asset / "python" / "exactly_once" / "handler.py").is_file()
     assert not list(asset.rglob("*.pyc"))
+
+
+def test_the_staging_directory_is_removed_at_exit_unless_assets_are_read_from_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    removed: list[Path] = []
+    monkeypatch.setattr(code_module.atexit, "register", lambda _f, path, **_: removed.append(path))
+    stage = _staged_runtime_layer.__wrapped__
+    temporary = stage(runtime_package_directory())
+    kept = stage(runtime_package_directory(), keep=True)
+    assert removed == [temporary]
+    assert kept.is_dir()
+    # AND an app synthesized with `cdk synth --no-staging` (or by SAM) keeps its layer
+    app = App(context={code_module.NO_STAGING_CONTEXT: True})
+    runtime_layer_code(OTHER_PYTHON, scope=Stack(app, "NoStaging"))
+    assert removed == [temporary]
 
 
 def test_the_compiled_layer_is_the_same_bytes_each_time() -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import importlib
+import json
+import pickle
 import pkgutil
 import subprocess
 import sys
@@ -72,7 +75,7 @@ def test_post_init_checks_the_values() -> None:
     ("args", "kwargs", "message"),
     [
         ((), {}, "missing 'x'"),
-        ((1, 2, "a", 4), {}, "takes 3 arguments, got 4"),
+        ((1, 2, "a", 4), {}, "takes 3 positional arguments, got 4"),
         ((1,), {"x": 2}, "two values for 'x'"),
         ((1,), {"z": 2}, "has no field 'z'"),
     ],
@@ -82,6 +85,11 @@ def test_wrong_arguments_are_refused_as_a_dataclass_would(
 ) -> None:
     with pytest.raises(TypeError, match=message):
         Point(*args, **kwargs)
+
+
+def test_every_missing_field_is_named() -> None:
+    with pytest.raises(TypeError, match="missing 'table', 'key', 'amounts'"):
+        Add()  # type: ignore[call-arg]
 
 
 def test_a_mutable_default_or_a_required_field_after_a_default_is_refused() -> None:
@@ -103,6 +111,21 @@ def test_replace_copies_with_changes_and_checks_again() -> None:
     assert point.y == 2
     with pytest.raises(ValueError, match="negative"):
         replace(point, x=-1)
+
+
+def test_copies_pickles_and_serializes_with_the_shared_empty_default() -> None:
+    put = PutIfAbsent("t", {"k": "a"})
+    assert pickle.loads(pickle.dumps(put)) == put
+    assert copy.deepcopy(put) == put and copy.copy(put) == put
+    assert json.dumps(put.attributes) == "{}" and repr(put.attributes) == "{}"
+    with pytest.raises(TypeError, match="cannot change"):
+        put.attributes["x"] = 1  # type: ignore[index]
+    assert PutIfAbsent("t", {"k": "b"}).attributes == {}
+
+
+def test_copy_replace_works_as_for_a_dataclass() -> None:
+    # copy.replace (Python 3.13+) calls __replace__; called directly on older versions.
+    assert Point(1, 2).__replace__(label="b") == Point(1, 2, "b")
 
 
 def test_the_layers_types_keep_their_dataclass_behaviour() -> None:
