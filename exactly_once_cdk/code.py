@@ -115,15 +115,20 @@ def _staged_runtime_layer(package: Path, *, compiled: bool = False, keep: bool =
     target = staging / LAYER_PYTHON_DIRECTORY / RUNTIME_PACKAGE
     shutil.copytree(package, target, ignore=shutil.ignore_patterns(*_CACHES))
     if compiled:
-        compiled_all = compileall.compile_dir(
-            target,
-            quiet=1,
-            # Where Lambda unpacks the layer, for the file names in tracebacks.
-            ddir=f"/opt/{LAYER_PYTHON_DIRECTORY}/{RUNTIME_PACKAGE}",
-            invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH,
-            optimize=0,  # the plain .pyc Lambda loads, whatever -O this app runs with
-            workers=1,
-        )
+        # Beside the sources, where Lambda looks, even if this app sets PYTHONPYCACHEPREFIX.
+        prefix, sys.pycache_prefix = sys.pycache_prefix, None
+        try:
+            compiled_all = compileall.compile_dir(
+                target,
+                quiet=1,
+                # Where Lambda unpacks the layer, for the file names in tracebacks.
+                ddir=f"/opt/{LAYER_PYTHON_DIRECTORY}/{RUNTIME_PACKAGE}",
+                invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH,
+                optimize=0,  # the plain .pyc Lambda loads, whatever -O this app runs with
+                workers=1,
+            )
+        finally:
+            sys.pycache_prefix = prefix
         if not compiled_all:
             raise RuntimeError(f"could not compile the {RUNTIME_PACKAGE} package in {target}")
     return staging

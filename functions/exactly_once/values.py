@@ -11,7 +11,7 @@ module's ``replace``.
 Why not ``@dataclass`` itself: it writes each class's ``__init__``, ``__repr__``,
 ``__eq__``, ``__hash__`` and frozen ``__setattr__``/``__delattr__`` as source text and
 compiles them while the module is imported, about 0.6 ms per class on these machines.
-Across the layer's classes that was the largest share of the handler's cold start, which
+Across the layer's classes that was most of what its own modules cost a cold start, which
 Lambda pays on every new container (``python -m bench``, "handler cold start"). Here the
 methods are shared functions that read the class's field names, found once from its
 annotations when the class is created: nothing is compiled at import.

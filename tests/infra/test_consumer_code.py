@@ -96,9 +96,15 @@ def layer_asset(runtime: lambda_.Runtime, outdir: Path) -> Path:
     return directory
 
 
-def test_the_layer_carries_bytecode_for_the_python_the_app_runs_on(tmp_path: Path) -> None:
-    # GIVEN the layer synthesized for the runtime of this interpreter's version
+def test_the_layer_carries_bytecode_for_the_python_the_app_runs_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the layer synthesized for the runtime of this interpreter's version, by an app
+    # that keeps its own bytecode elsewhere (PYTHONPYCACHEPREFIX)
+    monkeypatch.setattr(sys, "pycache_prefix", str(tmp_path / "elsewhere"))
+    _staged_runtime_layer.cache_clear()
     asset = layer_asset(THIS_PYTHON, tmp_path / "cdk.out")
+    assert sys.pycache_prefix == str(tmp_path / "elsewhere")
     package = asset / "python" / "exactly_once"
     tag = sys.implementation.cache_tag
     # THEN every module has its bytecode beside it, checked against the source's hash
