@@ -291,26 +291,23 @@ def run_chain(
             consumers = {c.stack_name: c for c in cloud.consumers}
             active = {ORDERS: [settings.orders_faults], LEDGER: [settings.ledger_faults]}
             counts = {ORDERS: FaultCounts(), LEDGER: FaultCounts()}
+            # Per stage: its stack, its outputs, and the queue it sends on to.
+            wiring = {
+                ORDERS: (orders_stack, orders_out, ledger_out["QueueUrl"]),
+                LEDGER: (ledger_stack, ledger_out, None),
+            }
             pollers = {
-                ORDERS: stage_poller(
-                    consumers[orders_stack],
+                stage: stage_poller(
+                    consumers[stack],
                     sqs,
-                    orders_out,
-                    rates=active[ORDERS],
-                    counts=counts[ORDERS],
+                    outputs,
+                    rates=active[stage],
+                    counts=counts[stage],
                     settings=settings,
                     quiet=quiet,
-                    downstream_queue=ledger_out["QueueUrl"],
-                ),
-                LEDGER: stage_poller(
-                    consumers[ledger_stack],
-                    sqs,
-                    ledger_out,
-                    rates=active[LEDGER],
-                    counts=counts[LEDGER],
-                    settings=settings,
-                    quiet=quiet,
-                ),
+                    downstream_queue=downstream,
+                )
+                for stage, (stack, outputs, downstream) in wiring.items()
             }
             from pipeline.campaign import redrive
             from pipeline.demo import send_wave

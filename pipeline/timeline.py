@@ -19,6 +19,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from pipeline.ops.dlq import queue_depth
 from pipeline.report_html import Row, Stage, Table
 
 DLQ_SAMPLE_SECONDS = 1.0
@@ -60,18 +61,10 @@ class Recorder:
 
         def depth() -> int | None:
             try:
-                attributes = sqs.get_queue_attributes(
-                    QueueUrl=queue_url,
-                    AttributeNames=[
-                        "ApproximateNumberOfMessages",
-                        "ApproximateNumberOfMessagesNotVisible",
-                    ],
-                )["Attributes"]
+                visible, in_flight = queue_depth(sqs, queue_url)
             except (BotoCoreError, ClientError):  # a missed sample is a gap in a chart
                 return None
-            return int(attributes.get("ApproximateNumberOfMessages", 0)) + int(
-                attributes.get("ApproximateNumberOfMessagesNotVisible", 0)
-            )
+            return visible + in_flight
 
         def run() -> None:
             while True:
