@@ -7,8 +7,8 @@ layer merges their writes into one item and remembers which messages each item c
 When DynamoDB cancels the transaction, its cancellation reasons name the items at fault,
 and through this bookkeeping the messages at fault: refused alone, never with the batch.
 
-Powertools has no such helper (its idempotency utility never writes the effect); boto3's
-``TypeSerializer`` does the value conversion.
+Powertools has no such helper (its idempotency utility never writes the effect);
+``attributes.attribute_value`` does the value conversion, as boto3's ``TypeSerializer``.
 """
 
 from __future__ import annotations
@@ -18,17 +18,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal, localcontext
 from typing import Any
 
-from boto3.dynamodb.types import DYNAMODB_CONTEXT, TypeSerializer
-
+from .attributes import DYNAMODB_CONTEXT, attribute_value
 from .values import EMPTY, Value
 
-_SERIALIZER = TypeSerializer()
 Number = int | Decimal
-
-
-def attribute_value(value: Any) -> dict[str, Any]:
-    """A Python value as DynamoDB's typed attribute value (floats refused, as boto3 does)."""
-    return dict(_SERIALIZER.serialize(value))
 
 
 def _typed(values: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
