@@ -14,6 +14,10 @@ Each child also counts the minor page faults up to ``ready``: the memory a cold 
 touches for the first time, costed as system time, and the same from run to run (unlike
 the times, which a busy machine stretches).
 
+Where valgrind is installed, each side's instructions from the import to ready are also
+counted (cachegrind, a fixed hash seed): a count that, unlike any time, a busy machine does
+not move, so a gap of a few percent reads the same in every run.
+
 The recipe is the plain one, without pydantic: it checks the body by hand, as the ledger
 does (``bench.baseline``). Each child gets the environment a deployed function would (fake
 credentials, a region, the tables' names); nothing is sent over the network.
@@ -22,6 +26,8 @@ credentials, a region, the tables' names); nothing is sent over the network.
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -65,26 +71,32 @@ _ENVIRON = {
 }
 
 
-def import_seconds(module: str) -> dict[str, float]:
-    """Seconds to import ``module`` in a fresh interpreter, and to have it ready to handle
-    a batch (interpreter start not included): CPU time (``import``, ``ready``) and wall
-    time (``wall_import``, ``wall_ready``); and the minor page faults until ready
-    (``page_faults``)."""
+def _child(module: str, ready: str, *, prefix: Sequence[str] = (), timeout: float = 120) -> Any:
+    """Run the child script for ``module`` in a fresh interpreter (after ``prefix``, a tool
+    that runs it), with a deployed function's environment."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))}
     environ.update(_ENVIRON)
     environ.pop("PYTHONPATH", None)
-    code = _CHILD.format(
-        paths=[str(ROOT / "functions"), str(ROOT)], module=module, ready=READY.get(module, "")
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code],
+    if prefix:  # counting instructions: the same hash seed in every run, so the same work
+        environ["PYTHONHASHSEED"] = "0"
+    code = _CHILD.format(paths=[str(ROOT / "functions"), str(ROOT)], module=module, ready=ready)
+    return subprocess.run(
+        [*prefix, sys.executable, "-c", code],
         capture_output=True,
         text=True,
         env=environ,
         cwd=ROOT,
         check=True,
-        timeout=120,
+        timeout=timeout,
     )
+
+
+def import_seconds(module: str) -> dict[str, float]:
+    """Seconds to import ``module`` in a fresh interpreter, and to have it ready to handle
+    a batch (interpreter start not included): CPU time (``import``, ``ready``) and wall
+    time (``wall_import``, ``wall_ready``); and the minor page faults until ready
+    (``page_faults``)."""
+    result = _child(module, READY.get(module, ""))
     *values, faults = result.stdout.strip().splitlines()[-1].split()
     measured = {figure: float(value) for figure, value in zip(FIGURES, values, strict=True)}
     return {**measured, "page_faults": float(faults)}
@@ -142,3 +154,47 @@ def paired_ratios(ours: dict[str, Any], baseline: dict[str, Any]) -> list[float]
         mine / theirs
         for mine, theirs in zip(ours["samples_seconds"], baseline["samples_seconds"], strict=True)
     ]
+
+
+# valgrind's cachegrind without its cache model: it only counts instructions ("I refs").
+VALGRIND = ("valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null")
+_INSTRUCTIONS = re.compile(r"I\s+refs:\s+([\d,]+)")
+
+
+def valgrind_missing() -> str | None:
+    """Why instructions cannot be counted here, or None."""
+    if shutil.which(VALGRIND[0]) is None:
+        return "valgrind is not installed (apt install valgrind)"
+    return None
+
+
+def child_instructions(module: str | None) -> int:
+    """Instructions a fresh interpreter executes running the child script for ``module``,
+    start to exit; ``None``: the same script without the import and the ready step."""
+    ready = READY.get(module, "") if module else ""
+    result = _child(module or "sys", ready, prefix=VALGRIND, timeout=600)
+    found = _INSTRUCTIONS.findall(result.stderr)
+    if not found:
+        raise RuntimeError(f"no instruction count in valgrind's output: {result.stderr[-500:]}")
+    return int(found[-1].replace(",", ""))
+
+
+def instructions_to_ready(
+    runs: int, modules: Sequence[str] = tuple(MODULES.values())
+) -> dict[str, dict[str, Any]]:
+    """Per module, the instructions from its import to ready to handle a batch, over
+    ``runs`` fresh interpreters each (``median``, ``min``, ``max``, ``samples``): each
+    child's count less the median of a child that imports nothing (the interpreter's own
+    start and exit, ``interpreter``)."""
+    interpreter = statistics.median(child_instructions(None) for _ in range(runs))
+    result: dict[str, dict[str, Any]] = {}
+    for module in modules:
+        samples = [child_instructions(module) - interpreter for _ in range(runs)]
+        result[module] = {
+            "median": statistics.median(samples),
+            "min": min(samples),
+            "max": max(samples),
+            "samples": samples,
+            "interpreter": interpreter,
+        }
+    return result

@@ -62,6 +62,7 @@ class Settings:
     throughput_messages: int
     round_trip_ms: float
     import_runs: int
+    instruction_runs: int
     seed: int
     rate_per_second: float
     memory_mb: int
@@ -87,6 +88,11 @@ def parse_args(argv: Sequence[str] | None) -> Settings:
     )
     parser.add_argument("--rtt-ms", type=float, default=5.0, help="simulated AWS round trip")
     parser.add_argument("--import-runs", type=int, help="fresh-process imports per module")
+    parser.add_argument(
+        "--instruction-runs",
+        type=int,
+        help="fresh processes per module counted under valgrind (default 3; 0 or --quick: none)",
+    )
     parser.add_argument("--seed", type=int, default=20261101)
     parser.add_argument("--rate", type=float, default=100.0, help="msg/s for the storage figure")
     parser.add_argument(
@@ -102,6 +108,9 @@ def parse_args(argv: Sequence[str] | None) -> Settings:
         throughput_messages=args.throughput_messages or (20 if quick else 300),
         round_trip_ms=args.rtt_ms,
         import_runs=args.import_runs or (1 if quick else 21),
+        instruction_runs=(
+            args.instruction_runs if args.instruction_runs is not None else (0 if quick else 3)
+        ),
         seed=args.seed,
         rate_per_second=args.rate,
         memory_mb=args.memory_mb,
@@ -338,10 +347,32 @@ def not_evaluated_reason(settings: Settings, size: int) -> str | None:
 
 
 def run_coldstart(settings: Settings) -> dict[str, Any]:
-    from bench.coldstart import MODULES, median_import_seconds
+    """Per side, the fresh-process times and page faults, and the instruction counts
+    (``instructions``) or why they were not counted (``instructions_not_counted``)."""
+    from bench.coldstart import (
+        MODULES,
+        instructions_to_ready,
+        median_import_seconds,
+        valgrind_missing,
+    )
 
     measured = median_import_seconds(settings.import_runs)
-    return {side: {"module": module, **measured[module]} for side, module in MODULES.items()}
+    coldstart = {side: {"module": module, **measured[module]} for side, module in MODULES.items()}
+    missing = "--quick" if settings.quick else valgrind_missing()
+    if settings.instruction_runs < 1:
+        missing = missing or "--instruction-runs 0"
+    if missing is not None:
+        for entry in coldstart.values():
+            entry["instructions_not_counted"] = missing
+        return coldstart
+    progress(
+        f"cold start: instructions to ready under valgrind, {settings.instruction_runs} fresh "
+        "processes per handler module and the bare interpreter"
+    )
+    counted = instructions_to_ready(settings.instruction_runs)
+    for entry in coldstart.values():
+        entry["instructions"] = counted[entry["module"]]
+    return coldstart
 
 
 # --- derived figures -------------------------------------------------------------------------

@@ -34,6 +34,7 @@ EXPECTED_FIGURES = {
     "messages_per_second_new_b10_item_1ms",
     "import_ms",
     "ready_ms",
+    "ready_instructions",
     "record_bytes",
     "steady_state_gib",
     "usd_per_million_new",

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bench.coldstart import BASELINE_LABEL, summary
+from bench.coldstart import BASELINE_LABEL, child_instructions, summary, valgrind_missing
 from bench.report import (
     SENSITIVITY_ITEM_MS,
     _import_target,
@@ -38,6 +38,7 @@ def settings(*, quick: bool = False, throughput: int = 300) -> Settings:
         throughput_messages=throughput,
         round_trip_ms=5.0,
         import_runs=11,
+        instruction_runs=3,
         seed=1,
         rate_per_second=100.0,
         memory_mb=512,
@@ -164,6 +165,11 @@ def test_the_cold_start_target_is_judged_on_import_plus_setup() -> None:
     figures = [
         {"key": "import_ms", "values": {OURS_ATOMIC: 210.0, BASELINE: 280.0}},
         {"key": "ready_ms", "values": {OURS_ATOMIC: 320.0, BASELINE: 280.0}},
+        {
+            "key": "ready_instructions",
+            "values": {OURS_ATOMIC: 1150.0, BASELINE: 1100.0},
+            "ratio_atomic_to_baseline": 1150 / 1100,
+        },
     ]
     # WHEN judged
     target = _import_target(figures, coldstart)
@@ -175,6 +181,7 @@ def test_the_cold_start_target_is_judged_on_import_plus_setup() -> None:
     # AND the runs compared pair by pair (0.30/0.27, 0.32/0.28, 0.34/0.29), the faults beside
     assert "run by run, ours over the recipe: median 1.143, min-max 1.111-1.172" in target["note"]
     assert "minor page faults 10022 and 9782" in target["note"]
+    assert "ours 1150.0 M, the recipe 1100.0 M, ratio 1.045" in target["note"]
 
 
 def test_summary_is_min_median_max() -> None:
@@ -184,3 +191,34 @@ def test_summary_is_min_median_max() -> None:
         "max_seconds": 0.3,
         "samples_seconds": [0.3, 0.1, 0.2],
     }
+
+
+def test_the_instruction_row_has_each_sides_counts_or_says_why_not() -> None:
+    from bench.report import _instructions_figure
+
+    counted = {"median": 1.05e9, "min": 1.04e9, "max": 1.06e9, "samples": [], "interpreter": 9e7}
+    coldstart = {
+        "ours": {"instructions": counted},
+        "baseline": {"instructions": {**counted, "min": 1.12e9, "median": 1.125e9, "max": 1.13e9}},
+    }
+    row = _instructions_figure(coldstart, settings())
+    assert row["values"][OURS_ATOMIC] == pytest.approx(1050.0)
+    assert row["ratio_atomic_to_baseline"] == pytest.approx(1.05 / 1.125)
+    assert row["spread"][BASELINE] == pytest.approx([1120.0, 1125.0, 1130.0])
+    assert "median of 3 fresh processes" in row["label"]
+    # AND where valgrind is missing: no value, the reason instead
+    reason = {"instructions_not_counted": "valgrind is not installed (apt install valgrind)"}
+    row = _instructions_figure({"ours": reason, "baseline": reason}, settings())
+    assert row["not_evaluated"] == "not counted (valgrind is not installed (apt install valgrind))"
+    assert row["values"][OURS_ATOMIC] is None
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(valgrind_missing() is not None, reason="valgrind is not installed")
+def test_valgrind_counts_the_same_instructions_run_after_run() -> None:
+    # The bare child, then one that imports a small module: counted, repeatable, more.
+    bare = [child_instructions(None) for _ in range(2)]
+    importing = child_instructions("decimal")
+    assert bare[0] > 10_000_000
+    assert abs(bare[0] - bare[1]) < bare[0] / 1000
+    assert importing > bare[0] + 1_000_000
