@@ -21,7 +21,7 @@ export CDK_DISABLE_VERSION_CHECK := true
 export CDK_HOME := $(CURDIR)/.cdk-home
 export JSII_RUNTIME_PACKAGE_CACHE_ROOT := $(CURDIR)/.jsii-cache
 
-.PHONY: demo test test-fast chromium lint typecheck bench campaign campaign-long local-up synth lint-cfn deploy-local deploy destroy clean
+.PHONY: demo test test-fast chromium valgrind lint typecheck bench campaign campaign-long local-up synth lint-cfn deploy-local deploy destroy clean
 
 # The project installs without its dependencies: requirements-dev.txt pins them (the extras'
 # too) and setuptools, so the editable build needs no download.
@@ -64,8 +64,22 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy functions infra pipeline bench app.py exactly_once_cdk exactly_once_local
 
-bench: $(STAMP)
+bench: $(STAMP) valgrind
 	$(BIN)/python -m bench
+
+# valgrind counts the cold start's instructions (the bench row the machine's load does not
+# move): Debian's package, installed when absent and apt-get is usable (root); otherwise
+# the bench reports that row as not counted and says why.
+valgrind:
+	@command -v valgrind >/dev/null 2>&1 || \
+	if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		echo "installing valgrind (Debian's package) for the cold-start instruction count..."; \
+		{ apt-get update -qq && \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null; } || \
+		echo "valgrind could not be installed: the bench will not count instructions"; \
+	else \
+		echo "valgrind absent and apt-get not usable (needs root): instructions not counted"; \
+	fi
 
 # The ledger campaigns (both modes, and the retention check), then the two stages.
 campaign: $(STAMP)
