@@ -46,12 +46,37 @@ class _EmptyMapping(dict[str, Any]):
 EMPTY: Mapping[str, Any] = _EmptyMapping()
 
 
+class _FieldSignature:
+    """A Value class's ``__signature__``: its fields as ``__init__`` takes them, for
+    ``inspect.signature``, ``help`` and editors. Built when asked, never at import."""
+
+    def __get__(self, instance: Any, owner: type[Value]) -> inspect.Signature | None:
+        if instance is not None:
+            return None  # an instance is not callable: inspect goes on as usual
+        annotations: dict[str, Any] = {}
+        for base in reversed(owner.__mro__):
+            if issubclass(base, Value):
+                annotations.update(inspect.get_annotations(base))
+        return inspect.Signature(
+            [
+                inspect.Parameter(
+                    name,
+                    inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                    default=owner._defaults.get(name, inspect.Parameter.empty),
+                    annotation=annotations.get(name, inspect.Parameter.empty),
+                )
+                for name in owner._fields
+            ]
+        )
+
+
 @dataclass_transform(eq_default=True, frozen_default=True)
 class Value:
     """Base of an immutable value type; see the module's docstring."""
 
     _fields: ClassVar[tuple[str, ...]] = ()
     _defaults: ClassVar[dict[str, Any]] = {}
+    __signature__ = _FieldSignature()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
