@@ -16,10 +16,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 # botocore, not boto3: the layer needs only clients, and importing boto3 adds s3transfer,
-# concurrent.futures and multiprocessing, about 20 ms of CPU on every cold start. Imported
-# before Powertools: a fresh interpreter then touches fewer memory pages on the way to its
-# first batch (`python -m bench` counts the minor faults). Clients are still built at first
-# use, after a test's mocks.
+# concurrent.futures and multiprocessing, about 20 ms of CPU on every cold start. Before
+# Powertools, the recipe's order (`python -m bench` counts the page faults it touches).
+# Clients are still built at first use, after a test's mocks.
 import botocore.session
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
