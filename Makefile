@@ -40,19 +40,25 @@ demo: $(STAMP)
 test: $(STAMP) node_modules chromium lint typecheck
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
-# Headless Chromium for the browser test of the HTML report (tests/browser): Debian's
-# package, installed when absent and apt-get is usable (root); otherwise that test skips
-# and says why. It never fails the build: the test is what reports a missing browser.
-chromium:
-	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+# $(call debian_package,PACKAGE,COMMANDS,WITHOUT): installs Debian's PACKAGE when none of
+# COMMANDS is on the PATH and apt-get is usable (root); otherwise says WITHOUT, what then
+# happens. It never fails the build.
+define debian_package
+	@for command in $(2); do command -v $$command >/dev/null 2>&1 && exit 0; done; \
 	if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
-		echo "installing chromium (Debian's package) for the browser test..."; \
+		echo "installing $(1) (Debian's package)..."; \
 		{ apt-get update -qq && \
-			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
-		echo "chromium could not be installed: the browser test will skip"; \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1) >/dev/null; } || \
+		echo "$(1) could not be installed: $(3)"; \
 	else \
-		echo "chromium absent and apt-get not usable (needs root): the browser test will skip"; \
+		echo "$(1) absent and apt-get not usable (needs root): $(3)"; \
 	fi
+endef
+
+# Headless Chromium for the browser test of the HTML report (tests/browser); without it
+# that test skips and says why: the test is what reports a missing browser.
+chromium:
+	$(call debian_package,chromium,chromium chromium-browser,the browser test will skip)
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
@@ -68,18 +74,9 @@ bench: $(STAMP) valgrind
 	$(BIN)/python -m bench
 
 # valgrind counts the cold start's instructions (the bench row the machine's load does not
-# move): Debian's package, installed when absent and apt-get is usable (root); otherwise
-# the bench reports that row as not counted and says why.
+# move); without it the bench reports that row as not counted and says why.
 valgrind:
-	@command -v valgrind >/dev/null 2>&1 || \
-	if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
-		echo "installing valgrind (Debian's package) for the cold-start instruction count..."; \
-		{ apt-get update -qq && \
-			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null; } || \
-		echo "valgrind could not be installed: the bench will not count instructions"; \
-	else \
-		echo "valgrind absent and apt-get not usable (needs root): instructions not counted"; \
-	fi
+	$(call debian_package,valgrind,valgrind,the bench will not count instructions)
 
 # The ledger campaigns (both modes, and the retention check), then the two stages.
 campaign: $(STAMP)
