@@ -71,6 +71,13 @@ class Settings:
     quick: bool
 
 
+def _not_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
 def parse_args(argv: Sequence[str] | None) -> Settings:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -90,7 +97,7 @@ def parse_args(argv: Sequence[str] | None) -> Settings:
     parser.add_argument("--import-runs", type=int, help="fresh-process imports per module")
     parser.add_argument(
         "--instruction-runs",
-        type=int,
+        type=_not_negative,
         help="fresh processes per module counted under valgrind (default 3; 0 or --quick: none)",
     )
     parser.add_argument("--seed", type=int, default=20261101)
@@ -371,7 +378,10 @@ def run_coldstart(settings: Settings) -> dict[str, Any]:
     )
     counted = instructions_to_ready(settings.instruction_runs)
     for entry in coldstart.values():
-        entry["instructions"] = counted[entry["module"]]
+        if isinstance(counted, str):
+            entry["instructions_not_counted"] = counted
+        else:
+            entry["instructions"] = counted[entry["module"]]
     return coldstart
 
 

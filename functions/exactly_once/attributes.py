@@ -3,9 +3,10 @@
 boto3's ``TypeSerializer`` does this, but ``boto3.dynamodb.types`` cannot be imported
 without the whole ``boto3`` package, which imports s3transfer, ``concurrent.futures`` and
 ``multiprocessing``: about 20 ms of CPU on every cold start, for a layer that otherwise
-needs only botocore. Powertools made the same choice for the other direction (its
-``shared.dynamodb_deserializer`` is boto3's ``TypeDeserializer``). The output is boto3's,
-value for value: ``tests/unit/test_attributes.py`` compares the two.
+needs only botocore. Powertools made the same choice for the other direction: its
+``shared.dynamodb_deserializer`` is its own version of boto3's ``TypeDeserializer``. The
+output here is boto3's, value for value (``tests/unit/test_attributes.py`` compares the
+two), including what boto3 lets through and DynamoDB refuses: an empty set, -Infinity.
 """
 
 from __future__ import annotations

@@ -53,6 +53,9 @@ class _FieldSignature:
     def __get__(self, instance: Any, owner: type[Value]) -> inspect.Signature | None:
         if instance is not None:
             return None  # an instance is not callable: inspect goes on as usual
+        below_value = owner.__mro__[: owner.__mro__.index(Value)]
+        if any("__init__" in c.__dict__ or "__new__" in c.__dict__ for c in below_value):
+            return None  # a constructor of its own: inspect reads that one
         annotations: dict[str, Any] = {}
         for base in reversed(owner.__mro__):
             if issubclass(base, Value):

@@ -222,3 +222,30 @@ def test_valgrind_counts_the_same_instructions_run_after_run() -> None:
     assert bare[0] > 10_000_000
     assert abs(bare[0] - bare[1]) < bare[0] / 1000
     assert importing > bare[0] + 1_000_000
+
+
+def test_a_failing_valgrind_leaves_the_row_uncounted_with_the_reason(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN valgrind installed but failing (an odd Python build, a timeout)
+    import subprocess
+
+    import bench.coldstart
+
+    def fails(module: str | None) -> int:
+        raise subprocess.CalledProcessError(1, ["valgrind"], stderr="valgrind: unhandled\ninsn")
+
+    monkeypatch.setattr(bench.coldstart, "child_instructions", fails)
+    # WHEN the bench counts instructions THEN it gets the reason, not an exception
+    reason = bench.coldstart.instructions_to_ready(3)
+    assert isinstance(reason, str)
+    assert reason.startswith("valgrind failed: Command '['valgrind']' returned non-zero")
+    assert reason.endswith("(valgrind: unhandled insn)")
+
+
+def test_a_negative_instruction_run_count_is_refused() -> None:
+    from bench.run import parse_args
+
+    with pytest.raises(SystemExit):
+        parse_args(["--instruction-runs", "-1"])
+    assert parse_args(["--instruction-runs", "0"]).instruction_runs == 0

@@ -148,3 +148,13 @@ def test_the_signature_names_the_fields_for_help_and_editors() -> None:
     # AND an instance is not callable: no signature
     with pytest.raises(TypeError):
         inspect.signature(Point(1))
+
+
+def test_a_value_with_its_own_constructor_shows_that_constructors_signature() -> None:
+    class Scaled(Value):
+        amount: int
+
+        def __init__(self, amount: int, *, factor: int = 1) -> None:
+            super().__init__(amount * factor)
+
+    assert str(inspect.signature(Scaled)) == "(amount: 'int', *, factor: 'int' = 1) -> 'None'"
