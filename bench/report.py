@@ -551,9 +551,12 @@ def _value(figures: list[dict[str, Any]], key: str, side: str = OURS_ATOMIC) -> 
 
 
 def _import_target(figures: list[dict[str, Any]], coldstart: dict[str, Any]) -> dict[str, Any]:
-    """Cold start against the recipe without pydantic, judged on readiness (import plus
-    first-invocation setup), each side's min/median/max beside it; "within noise" only when
-    both sides' spreads are wider than the gap."""
+    """Cold start against the recipe without pydantic, on readiness (import plus
+    first-invocation setup). Judged on the instructions to ready where valgrind counted
+    them: the same in every run, where this machine's CPU-time medians of the same code
+    moved from 0.83 to 1.09 of the recipe's in one day. Otherwise on the CPU-time medians.
+    The note gives both, each side's min/median/max of CPU time and the run-by-run ratio;
+    "within noise" only when both sides' spreads are wider than the gap."""
     ours, baseline = _value(figures, "ready_ms"), _value(figures, "ready_ms", BASELINE)
     ours_import = _value(figures, "import_ms")
     baseline_import = _value(figures, "import_ms", BASELINE)
@@ -571,24 +574,28 @@ def _import_target(figures: list[dict[str, Any]], coldstart: dict[str, Any]) -> 
     runs = len(ours_runs["samples_seconds"])
     pairs = sorted(paired_ratios(ours_runs, baseline_runs))
     faults = {side: coldstart[side].get("page_faults") for side in ("ours", "baseline")}
-    note = (
+    counted = _find(figures, "ready_instructions")
+    if "not_evaluated" in counted:
+        value, judged = ours / baseline, "CPU time"
+        note = f"judged on CPU time: instructions {counted['not_evaluated']}. "
+    else:
+        value, judged = counted["ratio_atomic_to_baseline"], "instructions"
+        note = (
+            "judged on instructions to ready (valgrind; the machine's load does not move "
+            f"them): ours {counted['values'][OURS_ATOMIC]:.1f} M, the recipe "
+            f"{counted['values'][BASELINE]:.1f} M, ratio {value:.3f}. "
+        )
+    note += (
         f"CPU time, medians over {runs} fresh process(es) each, ready to handle a batch: ours "
         f"{ours:.0f} ms (min-max {ours_low:.0f}-{ours_high:.0f}), the {BASELINE_LABEL} "
-        f"{baseline:.0f} ms (min-max {base_low:.0f}-{base_high:.0f}); run by run, ours over "
-        f"the recipe: median {statistics.median(pairs):.3f}, min-max {pairs[0]:.3f}-"
-        f"{pairs[-1]:.3f}"
+        f"{baseline:.0f} ms (min-max {base_low:.0f}-{base_high:.0f}), ratio "
+        f"{ours / baseline:.3f}; run by run, ours over the recipe: median "
+        f"{statistics.median(pairs):.3f}, min-max {pairs[0]:.3f}-{pairs[-1]:.3f}"
     )
     if faults["ours"] and faults["baseline"]:
         note += (
             f"; minor page faults {faults['ours']['median']:.0f} and "
             f"{faults['baseline']['median']:.0f}"
-        )
-    counted = _find(figures, "ready_instructions")
-    if "not_evaluated" not in counted:
-        note += (
-            f"; instructions to ready (valgrind, which the machine's load does not move): "
-            f"ours {counted['values'][OURS_ATOMIC]:.1f} M, the recipe "
-            f"{counted['values'][BASELINE]:.1f} M, ratio {counted['ratio_atomic_to_baseline']:.3f}"
         )
     note += (
         f"; wall time {ours_wall:.0f} and {baseline_wall:.0f} ms, ratio "
@@ -604,19 +611,19 @@ def _import_target(figures: list[dict[str, Any]], coldstart: dict[str, Any]) -> 
     elif gap > 0:
         if gap <= min(ours_spread, base_spread):
             note += (
-                f"; the {gap:.0f} ms gap is within noise: each side's own min-max spread "
-                f"({ours_spread:.0f} and {base_spread:.0f} ms) is at least as wide"
+                f"; the {gap:.0f} ms gap in CPU time is within noise: each side's own min-max "
+                f"spread ({ours_spread:.0f} and {base_spread:.0f} ms) is at least as wide"
             )
         else:
             note += (
-                f"; the {gap:.0f} ms gap is wider than the runs' min-max spread "
+                f"; the {gap:.0f} ms gap in CPU time is wider than the runs' min-max spread "
                 f"({ours_spread:.0f} and {base_spread:.0f} ms), so not shown to be noise"
             )
     return {
-        "target": f"handler cold start (import + setup) <= the {BASELINE_LABEL}'s",
-        "value": ours / baseline,
+        "target": f"handler cold start (import + setup) <= the {BASELINE_LABEL}'s, in {judged}",
+        "value": value,
         "limit": 1.0,
-        "passed": ours <= baseline,
+        "passed": value <= 1.0,
         "note": note,
     }
 
