@@ -16,7 +16,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from exactly_once import Add, ManualClock, Refused, Take, TransactItem
+from exactly_once import Add, ManualClock, Refused, Setup, Take, TransactItem
 from exactly_once_local.moto_resources import (
     REGION,
     ConsumerResources,
@@ -624,3 +624,38 @@ def test_make_handler_takes_an_effect_class_without_a_setup_parameter(
     handler = orders.handler(FixedTables)
     assert orders.deliver(handler, {"order_id": "a"}) == {"batchItemFailures": []}
     assert stock_of(orders, "a") == 1
+
+
+def test_an_effect_factory_gets_clients_for_other_services_from_one_session(
+    orders: ConsumerResources, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a factory that takes an SNS and an EventBridge client from its Setup
+    import botocore.session
+
+    sessions: list[Any] = []
+    real_get_session = botocore.session.get_session
+
+    def counting_get_session() -> Any:
+        sessions.append(real_get_session())
+        return sessions[-1]
+
+    monkeypatch.setattr(botocore.session, "get_session", counting_get_session)
+    taken: dict[str, Any] = {}
+
+    def factory(setup: Setup) -> FixedTables:
+        taken["sns"], taken["events"] = setup.client("sns"), setup.client("events")
+        taken["topic"] = taken["sns"].create_topic(Name="shipped")["TopicArn"]
+        return FixedTables()
+
+    FixedTables.table = orders.tables["inventory"]
+    handler = orders.handler(factory)
+    # WHEN the first invocation builds the effect
+    assert orders.deliver(handler, {"order_id": "a"}) == {"batchItemFailures": []}
+    # THEN both are botocore clients of their service, from one session, working on moto
+    assert [taken[s].meta.service_model.service_name for s in ("sns", "events")] == [
+        "sns",
+        "events",
+    ]
+    assert len(sessions) == 1
+    topics = boto3.client("sns", region_name=REGION).list_topics()["Topics"]
+    assert {"TopicArn": taken["topic"]} in topics
