@@ -266,6 +266,7 @@ def test_a_failing_valgrind_leaves_the_row_uncounted_with_the_reason(
         raise subprocess.CalledProcessError(1, ["valgrind"], stderr="valgrind: unhandled\ninsn")
 
     monkeypatch.setattr(bench.coldstart, "child_instructions", fails)
+    monkeypatch.setattr(bench.coldstart, "warm_up", lambda modules: None)
     # WHEN the bench counts instructions THEN it gets the reason, not an exception
     reason = bench.coldstart.instructions_to_ready(3)
     assert isinstance(reason, str)
@@ -279,3 +280,44 @@ def test_a_negative_instruction_run_count_is_refused() -> None:
     with pytest.raises(SystemExit):
         parse_args(["--instruction-runs", "-1"])
     assert parse_args(["--instruction-runs", "0"]).instruction_runs == 0
+
+
+def test_a_child_neither_inherits_bytecode_settings_nor_aws_ones(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bench.coldstart import child_environment
+
+    # GIVEN a caller that may not write bytecode, with its own path and profile
+    for name, value in {
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONPYCACHEPREFIX": "/tmp/elsewhere",
+        "PYTHONPATH": "/tmp/mine",
+        "AWS_PROFILE": "prod",
+    }.items():
+        monkeypatch.setenv(name, value)
+    # THEN a child gets none of them, and a fixed hash seed only when counting
+    environ = child_environment()
+    assert not {"PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX", "PYTHONPATH"} & set(environ)
+    assert "AWS_PROFILE" not in environ and environ["AWS_DEFAULT_REGION"] == "us-east-1"
+    assert "PYTHONHASHSEED" not in environ
+    assert child_environment(counting=True)["PYTHONHASHSEED"] == "0"
+
+
+def test_each_module_is_warmed_up_before_any_measured_child(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import bench.coldstart
+
+    children: list[str] = []
+
+    class Ran:
+        stdout = "0.1 0.2 0.1 0.2 9000\n"
+
+    def child(module: str, ready: str, **_: Any) -> Ran:
+        children.append(module)
+        return Ran()
+
+    monkeypatch.setattr(bench.coldstart, "_child", child)
+    bench.coldstart.median_import_seconds(2, ("a", "b"))
+    # The first child of each module writes its bytecode; then the measured, alternating
+    assert children == ["a", "b", "a", "b", "b", "a"]
