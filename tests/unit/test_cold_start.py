@@ -27,14 +27,14 @@ def test_no_class_a_cold_start_imports_is_a_dataclass(package: str) -> None:
 
 def test_an_atomic_handler_never_loads_the_leased_mode_and_the_layer_never_loads_boto3() -> None:
     # In a fresh interpreter, as Lambda starts one: the ledger's handler, ready for a batch;
-    # then every module of the layer and the ledger (boto3 alone costs about 20 ms).
+    # then every module of the layer and of both consumers (boto3 alone costs about 20 ms).
     code = (
         "import importlib, pkgutil, sys\n"
         "import ledger.handler as h\n"
         "h.lambda_handler.build()\n"
         "print('exactly_once.leased' in sys.modules)\n"
-        "import exactly_once, ledger\n"
-        "for package in (exactly_once, ledger):\n"
+        "import exactly_once, ledger, orders\n"
+        "for package in (exactly_once, ledger, orders):\n"
         "    for info in pkgutil.iter_modules(package.__path__):\n"
         "        importlib.import_module(f'{package.__name__}.{info.name}')\n"
         "print('boto3' in sys.modules)\n"
