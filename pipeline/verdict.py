@@ -161,6 +161,7 @@ def judge(
         for m in dead
         if "different payload" in _reason_of(m)
         and (tx := body_field(m["Body"], "transaction_id")) in variants
+        and tx in originals
         and m["Body"] == originals[tx].body
     }
     base: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
@@ -173,7 +174,7 @@ def judge(
         amount = (
             variants[sent.transaction_id].amount_cents
             if sent.transaction_id in swapped
-            else (sent.amount_cents)
+            else sent.amount_cents
         )
         if sent.transaction_id in moved_by_sqs:
             variant = variants.get(sent.transaction_id)

@@ -96,8 +96,8 @@ def generate(
             resend = json.dumps(dict(reversed(list(body.items()))))
             waves[resend_wave].append(Sent(resend, "resend", tx_id, account, currency, cents))
         if rng.random() < conflict_rate:
-            other = dict(body, amount=str(Decimal(cents + 1).scaleb(-2)) if cents + 1 else "0.02")
-            variant_cents = cents + 1 if cents + 1 else 2
+            variant_cents = cents + 1 or 2  # never zero, which the ledger refuses
+            other = dict(body, amount=str(Decimal(variant_cents).scaleb(-2)))
             waves[wave + 2].append(
                 Sent(json.dumps(other), "conflict", tx_id, account, currency, variant_cents)
             )

@@ -14,22 +14,15 @@ from pipeline.resources import LedgerResources, create_ledger_resources
 from pipeline.verdict import judge
 from pipeline.workload import Sent, Workload
 
-ORIGINAL = Sent(
-    json.dumps({"transaction_id": "t-1", "account_id": "a", "amount": "1.00", "currency": "EUR"}),
-    "original",
-    "t-1",
-    "a",
-    "EUR",
-    100,
-)
-VARIANT = Sent(
-    json.dumps({"transaction_id": "t-1", "account_id": "a", "amount": "1.01", "currency": "EUR"}),
-    "conflict",
-    "t-1",
-    "a",
-    "EUR",
-    101,
-)
+
+def _sent(kind: str, cents: int) -> Sent:
+    amount = f"{cents // 100}.{cents % 100:02d}"
+    body = {"transaction_id": "t-1", "account_id": "a", "amount": amount, "currency": "EUR"}
+    return Sent(json.dumps(body), kind, "t-1", "a", "EUR", cents)
+
+
+ORIGINAL = _sent("original", 100)
+VARIANT = _sent("conflict", 101)
 WORKLOAD = Workload(waves=[[ORIGINAL], [], [VARIANT]])
 
 
